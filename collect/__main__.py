@@ -1,0 +1,3 @@
+from collect.cli import main
+
+main()
