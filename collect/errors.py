@@ -105,6 +105,8 @@ class ParseError(CollectError):
     """An answer that does not hold what it should; `stage` is the pipeline step."""
 
     error_type = "parse_error"
+    # A garbled answer from a scraping API is usually a one-off: ask again.
+    retryable = True
 
     def __init__(
         self, message: str, *, stage: str = "seller_extraction", hint: str | None = None
@@ -115,6 +117,8 @@ class ParseError(CollectError):
 
 class EmptyCategory(ParseError):
     """A best-seller node that exists on no page: "Best undefined" or no products."""
+
+    retryable = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message, stage="product_extraction")

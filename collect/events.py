@@ -89,10 +89,15 @@ def utc_timestamp(now: float | None = None) -> str:
 
 
 class EventIds:
-    """Ids unique across runs and processes: `<run>.<worker>.<sequence>`."""
+    """Ids unique across runs and processes: `<run>.<worker>.<sequence>`.
 
-    def __init__(self, run_id: str, worker_id: int) -> None:
-        self._prefix = f"{run_id}.{worker_id}."
+    A worker process started to replace a dead one gets a new `incarnation`, so its
+    sequence can start again from 1 without repeating an id: `<run>.<worker>r<n>.<seq>`.
+    """
+
+    def __init__(self, run_id: str, worker_id: int, incarnation: int = 0) -> None:
+        suffix = f"r{incarnation}" if incarnation else ""
+        self._prefix = f"{run_id}.{worker_id}{suffix}."
         self._counter = itertools.count(1)
 
     def next(self) -> str:
