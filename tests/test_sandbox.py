@@ -24,8 +24,9 @@ import orjson
 import pytest
 import requests
 
+from collect.errors import ConfigError
 from collect.sandbox import SandboxConfig, sandbox_process_main, start_sandbox, synth
-from collect.sandbox.faults import FaultRates, RateLimiter
+from collect.sandbox.faults import RateLimiter
 from collect.sandbox.server import SandboxHandle
 
 AUTH = ("sandbox", "sandbox")
@@ -608,11 +609,24 @@ def test_rate_limiter_refills_over_time() -> None:
     assert [limiter.take(), limiter.take()] == [True, False]
 
 
-def test_fault_rates_over_one_are_refused() -> None:
-    from collect.errors import ConfigError
-
-    with pytest.raises(ConfigError, match=r"add up to 1\.200"):
-        FaultRates(rate_limit=0.6, server_error=0.6).bands()
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"rate_429": 0.6, "rate_5xx": 0.6}, r"add up to 1\.200, over 1"),
+        ({"rate_timeout": -0.1}, r"rate for timeout must be in 0\.\.1"),
+        ({"retry_after_share": 2}, r"retry_after_share must be in 0\.\.1"),
+        ({"latency_ms": -1}, r"latency_ms must not be negative"),
+        ({"rate_limit_rps": -1}, r"rate_limit_rps must not be negative"),
+        ({"seller_population": 0}, r"at least 1"),
+    ],
+    ids=["sum-over-one", "negative-rate", "share", "latency", "rps", "population"],
+)
+def test_bad_settings_are_refused_when_the_config_is_made(
+    overrides: dict[str, float], message: str
+) -> None:
+    """Before any process starts, so the user sees the reason."""
+    with pytest.raises(ConfigError, match=message):
+        SandboxConfig(**overrides)
 
 
 # --- replay --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from collect.errors import ConfigError
 from collect.sandbox import synth
 from collect.sandbox.faults import Fault, FaultDice, FaultRates, RateLimiter, Roll
 from collect.sandbox.replay import ReplayStore
@@ -73,6 +74,20 @@ class SandboxConfig:
     password: str = "sandbox"
     products_per_category: int = 50
     seller_population: int = 400
+
+    def __post_init__(self) -> None:
+        # Checked here, in the parent, so a bad setting is reported to the user
+        # instead of killing a sandbox child process that is still starting.
+        self.fault_rates().bands()
+        if not 0.0 <= self.retry_after_share <= 1.0:
+            raise ConfigError("sandbox retry_after_share must be in 0..1")
+        for name in ("latency_ms", "latency_jitter_ms", "timeout_hang_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"sandbox {name} must not be negative")
+        if self.rate_limit_rps < 0:
+            raise ConfigError("sandbox rate_limit_rps must not be negative")
+        if self.products_per_category < 1 or self.seller_population < 1:
+            raise ConfigError("sandbox products and sellers must be at least 1")
 
     def fault_rates(self) -> FaultRates:
         return FaultRates(
@@ -127,7 +142,8 @@ class SandboxStats:
         with self._lock:
             self._counts["requests"] += 1
             self._counts[f"outcome/{answer.outcome}"] += 1
-            self._counts[f"status/{answer.status}"] += 1
+            if not answer.hang_s:  # a dropped connection has no status
+                self._counts[f"status/{answer.status}"] += 1
             if source:
                 self._counts[f"source/{source}"] += 1
             if "Retry-After" in answer.headers:
@@ -243,20 +259,24 @@ class SandboxApp:
         return body, Fault.NONE.value
 
     def _bestsellers(self, request: QueryRequest) -> bytes | None:
-        if self._replay is not None:
-            recorded = self._replay.bestsellers(request.query, request.page)
-            if recorded is None or recorded.raw is not None:
-                return recorded.raw if recorded else None
-            content = recorded.content
-        elif 1 <= request.page <= synth.AMAZON_PAGES:
-            seed = self.config.seed
-            content = synth.bestsellers_content(
-                seed, request.query, request.page, self.config
-            )
+        if self._replay is None:
+            content = self._synthetic_bestsellers(request)
         else:
+            recorded = self._replay.bestsellers(request.query, request.page)
+            if recorded is not None and recorded.raw is not None:
+                return recorded.raw
+            content = recorded.content if recorded is not None else None
+        if content is None:
             return None
         url = content.get("url", "") if isinstance(content, dict) else ""
         return self._envelope(request, content, 200, url or _amazon_url(request))
+
+    def _synthetic_bestsellers(self, request: QueryRequest) -> dict | None:
+        # Amazon shows at most two pages of best sellers; a third does not exist.
+        if not 1 <= request.page <= synth.AMAZON_PAGES:
+            return None
+        seed, node_id, page = self.config.seed, request.query, request.page
+        return synth.bestsellers_content(seed, node_id, page, self.config)
 
     def _search_page(self, request: QueryRequest) -> bytes | None:
         search = _ebay_search(request.url)
