@@ -82,7 +82,7 @@ def tail_command(
         with _open(source) as stream:
             print_summary(iter_lines(stream), sys.stdout, keep, as_json)
         return
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     try:
         if plain or not out.isatty():
             _plain(source, follow, out, keep)
@@ -109,7 +109,7 @@ def _filter_or_fail(
 
 def _open(source: str) -> BinaryIO:
     if source == "-":
-        return click.get_binary_stream("stdin")
+        return sys.stdin.buffer
     try:
         return open(source, "rb")
     except OSError as exc:
