@@ -1,8 +1,458 @@
-"""Command-line wiring (placeholder while the commands are built)."""
+"""Command-line wiring: options in, library calls, errors out as one line each.
+
+Exit codes:
+    0   the run finished
+    1   an unexpected error (a bug: please report it with the stderr output)
+    2   usage error (bad option or argument)
+    65  `collect parse`: the file is a bot-check page or holds nothing recognisable
+    78  configuration error (missing credentials, bad value, credentials refused)
+    130 interrupted by SIGINT (Ctrl-C); 143 by SIGTERM
+    141 the output pipe was closed (e.g. `| head`); the run stopped early
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+import orjson
+
+from collect import __version__
+from collect.errors import (
+    Blocked,
+    CollectError,
+    ConfigError,
+    FetchError,
+    ParseError,
+)
+from collect.logs import setup_logging
+from collect.settings import (
+    OXYLABS_URL,
+    Credentials,
+    PriceBand,
+    RetryPolicy,
+    RunSettings,
+)
+
+log = logging.getLogger(__name__)
+
+EXIT_ERROR = 1
+EXIT_DATA = 65
+EXIT_CONFIG = 78
+EXIT_OUTPUT_CLOSED = 141
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group()
-def main() -> None:
-    """Find the eBay sellers who resell Amazon's best-selling products."""
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the project's exceptions into `Error: ...` lines and exit codes."""
+    try:
+        yield
+    except ConfigError as exc:
+        _fail(exc, EXIT_CONFIG)
+    except CollectError as exc:
+        _fail(exc, EXIT_ERROR)
+
+
+def _fail(exc: CollectError, code: int) -> None:
+    message = f"Error: {exc}"
+    if exc.hint:
+        message += f" (fix: {exc.hint})"
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="collect")
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+def main(verbose: int, quiet: bool) -> None:
+    """Find the eBay sellers who resell Amazon's best-selling products.
+
+    \b
+    Exit codes: 0 done, 1 unexpected error, 2 usage, 65 unusable input
+    (collect parse), 78 configuration, 130/143 interrupted (SIGINT/SIGTERM),
+    141 output pipe closed.
+    """
+    level = logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2)
+    setup_logging(level)
+
+
+# -- collect run ------------------------------------------------------------------
+
+
+def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
+    try:
+        return PriceBand.parse(value)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc} ({exc.hint})") from None
+
+
+@main.command()
+@click.argument("categories", nargs=-1, required=True)
+@click.option(
+    "-w", "--workers", type=click.IntRange(1, 64), default=6, show_default=True
+)
+@click.option(
+    "-o",
+    "--out",
+    default="-",
+    show_default=True,
+    help="Where the JSON-lines events go (appended); - for stdout.",
+)
+@click.option(
+    "--store",
+    default="sellers.db",
+    show_default=True,
+    help="The seller store: SQLite, or CSV when the name ends in .csv.",
+)
+@click.option(
+    "--price-band",
+    default="0.8:1.2",
+    show_default=True,
+    callback=_price_band,
+    help="eBay price filter as multiples of the Amazon price, LOW:HIGH.",
+)
+@click.option("--amazon-pages", type=click.IntRange(1, 2), default=1, show_default=True)
+@click.option("--ebay-pages", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option(
+    "--query-max-chars",
+    type=click.IntRange(10, 350),
+    default=80,
+    show_default=True,
+    help="Cut the eBay query at a word boundary to this length.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Attempts per request on errors (429s are waited out on top of these).",
+)
+@click.option(
+    "--requeue-rounds",
+    type=click.IntRange(0, 10),
+    default=2,
+    show_default=True,
+    help="Later rounds for tasks whose retries all failed.",
+)
+@click.option("--connect-timeout", type=click.FloatRange(0.1, 600), default=10.0)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=None,
+    help="Seconds to wait for an answer [default: 180; 5 with --sandbox].",
+)
+@click.option("--backoff", type=click.FloatRange(0.0, 60), default=1.0, hidden=True)
+@click.option(
+    "--oxylabs-url",
+    envvar="OXYLABS_URL",
+    default=OXYLABS_URL,
+    show_default=True,
+    help="Base URL of the Oxylabs realtime API (env OXYLABS_URL).",
+)
+@click.option("--sandbox", is_flag=True, help="Run against the built-in simulator.")
+@click.option(
+    "--sandbox-faults",
+    default="",
+    metavar="SPEC",
+    help="With --sandbox: fault rates, e.g. 5xx=0.2,429=0.1,timeout=0.05.",
+)
+@click.option(
+    "--sandbox-latency", type=click.FloatRange(0, 60_000), default=0.0, metavar="MS"
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, file_okay=False),
+    help="With --sandbox: answer from recorded files in DIR/amazon and DIR/ebay.",
+)
+@click.option(
+    "--start-method",
+    type=click.Choice(["spawn", "forkserver", "fork"]),
+    default="spawn",
+    hidden=True,
+)
+def run(**options: Any) -> None:
+    """Collect the eBay sellers of the best sellers in CATEGORIES.
+
+    CATEGORIES are catalogue ids, departments or raw browse node ids
+    (see `collect categories`).
+    """
+    from collect.catalogue import resolve_categories
+    from collect.pipeline import run_collection
+
+    with user_errors():
+        categories = resolve_categories(options["categories"])
+        with _sandbox(options) as sandbox_url:
+            settings = _run_settings(options, categories, sandbox_url)
+            log.info("run %s: %d categories", settings.run_id, len(categories))
+            outcome = run_collection(settings)
+    _exit_for(outcome)
+
+
+def _run_settings(
+    options: dict[str, Any], categories: list[Any], sandbox_url: str | None
+) -> RunSettings:
+    if sandbox_url:
+        credentials = Credentials("sandbox", "sandbox")
+    else:
+        credentials = Credentials.from_env("OXYLABS_USERNAME", "OXYLABS_PASSWORD")
+        if credentials is None:
+            raise ConfigError(
+                "no Oxylabs credentials",
+                hint="set OXYLABS_USERNAME and OXYLABS_PASSWORD, or add --sandbox",
+            )
+    read_timeout = options["read_timeout"] or (5.0 if sandbox_url else 180.0)
+    out = None if options["out"] == "-" else options["out"]
+    _check_writable(out, options["store"])
+    return RunSettings(
+        run_id=_new_run_id(),
+        node_ids=tuple((c.node_id, c.name) for c in categories),
+        workers=options["workers"],
+        out=out,
+        store=options["store"],
+        price_band=options["price_band"],
+        amazon_pages=options["amazon_pages"],
+        ebay_pages=options["ebay_pages"],
+        query_max_chars=options["query_max_chars"],
+        retry=RetryPolicy(attempts=options["retries"], backoff_base=options["backoff"]),
+        requeue_rounds=options["requeue_rounds"],
+        connect_timeout=options["connect_timeout"],
+        read_timeout=read_timeout,
+        oxylabs_url=sandbox_url or options["oxylabs_url"],
+        oxylabs=credentials,
+        start_method=options["start_method"],
+    )
+
+
+def _check_writable(out: str | None, store: str) -> None:
+    """Fail before any request is paid for if the results could not be kept."""
+    from collect.store import open_store
+
+    for label, path in (("--out", out), ("--store", store)):
+        if path is None:
+            continue
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise ConfigError(f"{label} {path}: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"{label} {path}: folder {folder} is not writable")
+    open_store(store).close()
+
+
+def _new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+@contextlib.contextmanager
+def _sandbox(options: dict[str, Any]) -> Iterator[str | None]:
+    """Start the simulator in its own process when --sandbox is given."""
+    if not options["sandbox"]:
+        if options["replay"] or options["sandbox_faults"]:
+            raise ConfigError("--replay and --sandbox-faults need --sandbox")
+        yield None
+        return
+    from collect.sandbox.options import sandbox_config
+    from collect.sandbox.process import SandboxProcess
+
+    read_timeout = options["read_timeout"] or 5.0
+    config = sandbox_config(
+        options["sandbox_faults"],
+        latency_ms=options["sandbox_latency"],
+        replay_dir=options["replay"],
+        timeout_hang_s=read_timeout + 1.0,
+    )
+    with SandboxProcess(config, options["start_method"]) as url:
+        log.info("sandbox listening on %s", url)
+        yield url
+
+
+def _exit_for(outcome: Any) -> None:
+    if outcome.status == "interrupted":
+        sys.exit(128 + (outcome.signal_number or signal.SIGINT))
+    if outcome.status == "output_closed":
+        sys.exit(EXIT_OUTPUT_CLOSED)
+    if outcome.status == "fatal":
+        click.echo(f"Error: {outcome.message}", err=True)
+        if "HTTP 40" in (outcome.message or ""):
+            click.echo("(fix: check OXYLABS_USERNAME and OXYLABS_PASSWORD)", err=True)
+            sys.exit(EXIT_CONFIG)
+        sys.exit(EXIT_ERROR)
+
+
+# -- collect parse ----------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", type=click.File("rb"))
+@click.option("--summary", is_flag=True, help="Print counts only, as one JSON object.")
+def parse(file: Any, summary: bool) -> None:
+    """Show what collect extracts from one saved page or API answer.
+
+    FILE is an eBay search page, an Oxylabs answer (an eBay page or best
+    sellers) or an eBay Browse API answer; - reads stdin. One JSON line is
+    printed per seller sighting or product.
+    """
+    from collect.parsers.detect import detect_and_parse
+
+    data = file.read()
+    try:
+        parsed = detect_and_parse(data)
+    except Blocked as exc:
+        click.echo(f"Error: blocked: {exc}", err=True)
+        sys.exit(EXIT_DATA)
+    except (ParseError, FetchError) as exc:
+        # A failed job or an unreadable answer: say what it is, as for any bad input.
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_DATA)
+    out = click.get_binary_stream("stdout")
+    if summary:
+        out.write(orjson.dumps(_parse_summary(parsed)) + b"\n")
+        return
+    for row in _parse_rows(parsed):
+        out.write(orjson.dumps(row) + b"\n")
+
+
+def _parse_rows(parsed: Any) -> Iterator[dict[str, Any]]:
+    for sighting in parsed.sightings:
+        yield {"kind": "sighting", **_drop_none(sighting)}
+    for product in parsed.products:
+        yield {"kind": "product", **_drop_none(product)}
+    for rejected in parsed.rejected:
+        row = _drop_none(rejected)
+        row["raw_price"] = repr(rejected.raw_price)
+        yield {"kind": "rejected", **row}
+
+
+def _parse_summary(parsed: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = {"kind": parsed.kind}
+    if parsed.page is not None:
+        summary.update(
+            listings=parsed.page.listings,
+            placeholders=parsed.page.placeholders,
+            with_seller=len(parsed.page.sightings),
+            unique_sellers=parsed.page.unique_sellers,
+            has_next=parsed.page.has_next,
+        )
+    if parsed.products or parsed.rejected:
+        summary.update(products=len(parsed.products), rejected=len(parsed.rejected))
+    return summary
+
+
+def _drop_none(value: Any) -> dict[str, Any]:
+    fields = value.__dataclass_fields__
+    return {
+        name: getattr(value, name)
+        for name in fields
+        if getattr(value, name) is not None
+    }
+
+
+# -- collect sellers / categories -------------------------------------------------
+
+
+@main.command()
+@click.option("--store", default="sellers.db", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "jsonl"]),
+    default=None,
+    help="[default: table on a terminal, csv otherwise]",
+)
+@click.option("--limit", type=click.IntRange(1), default=None)
+@click.option(
+    "--min-products",
+    type=click.IntRange(0),
+    default=0,
+    help="Only sellers seen for at least this many distinct products.",
+)
+def sellers(store: str, fmt: str | None, limit: int | None, min_products: int) -> None:
+    """List the sellers in the store, most evidence first."""
+    from collect.export import export_sellers
+    from collect.store import open_store
+
+    if not Path(store).exists():
+        raise click.UsageError(f"no store at {store} (run `collect run` first)")
+    out = click.get_text_stream("stdout")
+    fmt = fmt or ("table" if out.isatty() else "csv")
+    with user_errors():
+        opened = open_store(store)
+        try:
+            export_sellers(opened, fmt, out, limit=limit, min_products=min_products)
+        finally:
+            opened.close()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def categories(as_json: bool) -> None:
+    """List the bundled catalogue of Amazon Best Sellers categories."""
+    from collect.catalogue import load_catalogue
+
+    rows = load_catalogue()
+    if as_json:
+        for row in rows:
+            click.echo(orjson.dumps(dataclasses.asdict(row)))
+        return
+    width = max(len(row.id) for row in rows)
+    department = None
+    for row in rows:
+        if row.department != department:
+            department = row.department
+            click.echo(f"\n{department}")
+        click.echo(f"  {row.id:<{width}}  {row.node_id:>12}  {row.name}")
+
+
+# -- collect sandbox --------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--faults", default="", metavar="SPEC", help="e.g. 5xx=0.2,429=0.1")
+@click.option("--latency", type=click.FloatRange(0, 60_000), default=0.0, metavar="MS")
+@click.option("--timeout-hang", type=click.FloatRange(0, 600), default=30.0)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--replay", type=click.Path(exists=True, file_okay=False))
+def sandbox(
+    port: int,
+    faults: str,
+    latency: float,
+    timeout_hang: float,
+    seed: int,
+    replay: str | None,
+) -> None:
+    """Serve the Oxylabs realtime API simulator on 127.0.0.1 until Ctrl-C.
+
+    Point a run at it with `--oxylabs-url` and OXYLABS_USERNAME/PASSWORD
+    set to sandbox/sandbox.
+    """
+    from collect.sandbox.options import sandbox_config
+    from collect.sandbox.server import serve_forever
+
+    with user_errors():
+        config = sandbox_config(
+            faults,
+            port=port,
+            seed=seed,
+            latency_ms=latency,
+            timeout_hang_s=timeout_hang,
+            replay_dir=replay,
+        )
+
+        def ready(url: str) -> None:
+            click.echo(f"sandbox listening on {url} (user sandbox, password sandbox)")
+
+        with contextlib.suppress(KeyboardInterrupt):
+            serve_forever(config, ready)

@@ -10,7 +10,7 @@
     │   ├── HttpError            any other non-2xx status (http_error)
     │   ├── FaultedJob           HTTP 200 but the API reports the job failed (api_error)
     │   └── Blocked              the target answered with a bot check (blocked)
-    └── ParseError               an answer that does not hold what it should (parse_error)
+    └── ParseError               an answer without what it should hold (parse_error)
         └── EmptyCategory        a best-seller node with no products ("Best undefined")
 
 Library code raises these; `collect.cli` turns them into one-line messages and exit

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import signal
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -532,6 +533,13 @@ class SandboxServer(ThreadingHTTPServer):
     def __init__(self, config: SandboxConfig) -> None:
         self.app = SandboxApp(config)
         super().__init__((config.host, config.port), SandboxHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (a killed worker, a timeout) is routine, not a bug.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("client %s went away", client_address)
+            return
+        logger.exception("sandbox: error while answering %s", client_address)
 
     @property
     def url(self) -> str:

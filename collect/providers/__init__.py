@@ -1,0 +1,1 @@
+"""Clients of the APIs `collect` pays for; each takes an injected session and URL."""
