@@ -456,3 +456,12 @@ def sandbox(
 
         with contextlib.suppress(KeyboardInterrupt):
             serve_forever(config, ready)
+
+
+def _register_tail() -> None:
+    from collect.tail.command import tail_command
+
+    main.add_command(tail_command)
+
+
+_register_tail()
