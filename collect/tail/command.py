@@ -48,12 +48,19 @@ def wall_clock() -> datetime:
 @click.option("--summary", is_flag=True, help="Read to the end, print the report.")
 @click.option("--json", "as_json", is_flag=True, help="The --summary report as JSON.")
 @click.option("--worker", "workers", type=int, multiple=True, help="Only worker N.")
-@click.option("--phase", "phases", type=click.Choice(PHASES), multiple=True)
+@click.option(
+    "--phase",
+    "phases",
+    type=click.Choice(PHASES),
+    multiple=True,
+    help="Only this phase.",
+)
 @click.option(
     "--action",
     "actions",
     type=click.Choice(WORKER_ACTIONS + PIPELINE_ACTIONS),
     multiple=True,
+    help="Only this action (repeatable).",
 )
 @click.option("--errors", is_flag=True, help="Only errors and rate limits.")
 @click.option("--since", metavar="TIME|DURATION", help="e.g. 10m, 1h30m, 15:00.")
@@ -76,6 +83,10 @@ def tail_command(
     line per event. Lines that are not events are shown as they are and counted.
     """
     keep = _filter_or_fail(workers, phases, actions, errors, since)
+    if source == "-" and sys.stdin.isatty():
+        raise click.UsageError(
+            "no input: give a FILE, or pipe the stream in (collect run | collect tail)."
+        )
     if summary or as_json:
         if follow:
             raise click.UsageError("--summary reads to the end: drop --follow.")
