@@ -4,7 +4,10 @@ Exit codes:
     0   the run finished
     1   an unexpected error (a bug: please report it with the stderr output)
     2   usage error (bad option or argument)
+    1   also: a run that finished with too many failed tasks, or collected nothing
     65  `collect parse`: the file is a bot-check page or holds nothing recognisable
+    75  temporary: the store is locked by another run, the request budget is
+        spent, or every request was rate-limited
     78  configuration error (missing credentials, bad value, credentials refused)
     130 interrupted by SIGINT (Ctrl-C); 143 by SIGTERM
     141 the output pipe was closed (e.g. `| head`); the run stopped early
@@ -34,8 +37,12 @@ from collect.errors import (
     ConfigError,
     FetchError,
     ParseError,
+    StoreBusy,
 )
+from collect.events import utc_timestamp
+from collect.limits import DEFAULT_RATES
 from collect.logs import setup_logging
+from collect.outcome import judge_outcome
 from collect.settings import (
     OXYLABS_URL,
     Credentials,
@@ -48,8 +55,10 @@ log = logging.getLogger(__name__)
 
 EXIT_ERROR = 1
 EXIT_DATA = 65
+EXIT_TEMPORARY = 75
 EXIT_CONFIG = 78
 EXIT_OUTPUT_CLOSED = 141
+PRODUCTS_PER_PAGE = 50
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,6 +70,8 @@ def user_errors() -> Iterator[None]:
         yield
     except ConfigError as exc:
         _fail(exc, EXIT_CONFIG)
+    except StoreBusy as exc:
+        _fail(exc, EXIT_TEMPORARY)
     except CollectError as exc:
         _fail(exc, EXIT_ERROR)
 
@@ -81,9 +92,10 @@ def main(verbose: int, quiet: bool) -> None:
     """Find the eBay sellers who resell Amazon's best-selling products.
 
     \b
-    Exit codes: 0 done, 1 unexpected error, 2 usage, 65 unusable input
-    (collect parse), 78 configuration, 130/143 interrupted (SIGINT/SIGTERM),
-    141 output pipe closed.
+    Exit codes: 0 done; 1 error (too many failures, nothing collected, or a
+    bug); 2 usage; 65 unusable input (collect parse); 75 temporary (store
+    locked, budget spent, rate-limited throughout); 78 configuration;
+    130/143 interrupted (SIGINT/SIGTERM); 141 output pipe closed.
     """
     level = logging.ERROR if quiet else logging.WARNING - 10 * min(verbose, 2)
     setup_logging(level)
@@ -100,7 +112,7 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
 
 
 @main.command()
-@click.argument("categories", nargs=-1, required=True)
+@click.argument("categories", nargs=-1)
 @click.option(
     "-w", "--workers", type=click.IntRange(1, 64), default=6, show_default=True
 )
@@ -178,6 +190,48 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
     help="With --sandbox: answer from recorded files in DIR/amazon and DIR/ebay.",
 )
 @click.option(
+    "--rate",
+    type=click.FloatRange(0, 10_000),
+    default=None,
+    help="Requests per second for the whole pool [default: 10; unlimited with "
+    "--sandbox]; 0 = unlimited.",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(1),
+    default=None,
+    help="Stop taking work once this many requests were spent (exit 75).",
+)
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.2,
+    show_default=True,
+    help="Exit 1 when a larger share of tasks failed for good.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the categories and the requests a run would spend; send nothing.",
+)
+@click.option(
+    "--cost-per-request",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Price of one request, for the --dry-run estimate.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish the store's last unfinished run, skipping the work it did.",
+)
+@click.option(
+    "--skip-searched-within",
+    metavar="DURATION",
+    default=None,
+    help="Skip products whose eBay search finished this recently (e.g. 7d, 12h).",
+)
+@click.option(
     "--start-method",
     type=click.Choice(["spawn", "forkserver", "fork"]),
     default="spawn",
@@ -190,19 +244,88 @@ def run(**options: Any) -> None:
     (see `collect categories`).
     """
     from collect.catalogue import resolve_categories
+    from collect.lock import store_lock
     from collect.pipeline import run_collection
 
     with user_errors():
-        categories = resolve_categories(options["categories"])
-        with _sandbox(options) as sandbox_url:
-            settings = _run_settings(options, categories, sandbox_url)
-            log.info("run %s: %d categories", settings.run_id, len(categories))
-            outcome = run_collection(settings)
-    _exit_for(outcome)
+        job = _plan_job(options)
+        categories = resolve_categories(job.names)
+        if options["dry_run"]:
+            _print_estimate(categories, options)
+            return
+        run_id = _new_run_id()
+        with (
+            store_lock(options["store"], run_id, utc_timestamp()),
+            _sandbox(options) as sandbox_url,
+        ):
+            progress = _load_progress(options, job)
+            settings = _run_settings(run_id, options, categories, sandbox_url)
+            settings = dataclasses.replace(settings, job_id=job.job_id)
+            log.info("run %s: %d categories", run_id, len(categories))
+            outcome = run_collection(settings, progress)
+    _exit_for(outcome, settings)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """What to collect: named categories, or the unfinished run to resume."""
+
+    names: tuple[str, ...]
+    job_id: str = ""
+
+
+def _plan_job(options: dict[str, Any]) -> _Job:
+    if not options["resume"]:
+        if not options["categories"]:
+            raise click.UsageError("name at least one category (or use --resume)")
+        return _Job(tuple(options["categories"]))
+    if options["categories"]:
+        raise click.UsageError("--resume takes no categories: it redoes the last run's")
+    from collect.resume import unfinished_run
+    from collect.store import open_store
+
+    store = open_store(options["store"])
+    try:
+        run = unfinished_run(store)
+    finally:
+        store.close()
+    saved = run["settings"]
+    for name in ("amazon_pages", "ebay_pages", "query_max_chars"):
+        options[name] = saved.get(name, options[name])
+    if "price_band" in saved:
+        options["price_band"] = PriceBand.parse(saved["price_band"])
+    log.warning("resuming run %s (%s)", run["run_id"], run["status"])
+    return _Job(tuple(node for node, _ in saved["node_ids"]), saved["job_id"])
+
+
+def _load_progress(options: dict[str, Any], job: _Job) -> Any:
+    """What to skip: the resumed job's finished tasks and recent searches."""
+    from collect import resume
+    from collect.store import open_store
+
+    within = options["skip_searched_within"]
+    if not job.job_id and within is None:
+        return None
+    store = open_store(options["store"])
+    try:
+        progress = resume.load_progress(store, job.job_id) if job.job_id else None
+        recent = (
+            resume.searched_within(store, resume.parse_duration(within))
+            if within
+            else set()
+        )
+    finally:
+        store.close()
+    if progress is None:
+        return resume.Progress(searched=frozenset(recent))
+    return dataclasses.replace(progress, searched=progress.searched | recent)
 
 
 def _run_settings(
-    options: dict[str, Any], categories: list[Any], sandbox_url: str | None
+    run_id: str,
+    options: dict[str, Any],
+    categories: list[Any],
+    sandbox_url: str | None,
 ) -> RunSettings:
     if sandbox_url:
         credentials = Credentials("sandbox", "sandbox")
@@ -214,10 +337,13 @@ def _run_settings(
                 hint="set OXYLABS_USERNAME and OXYLABS_PASSWORD, or add --sandbox",
             )
     read_timeout = options["read_timeout"] or (5.0 if sandbox_url else 180.0)
+    rate = options["rate"]
+    if rate is None:
+        rate = 0.0 if sandbox_url else DEFAULT_RATES["oxylabs"]
     out = None if options["out"] == "-" else options["out"]
     _check_writable(out, options["store"])
     return RunSettings(
-        run_id=_new_run_id(),
+        run_id=run_id,
         node_ids=tuple((c.node_id, c.name) for c in categories),
         workers=options["workers"],
         out=out,
@@ -233,7 +359,33 @@ def _run_settings(
         oxylabs_url=sandbox_url or options["oxylabs_url"],
         oxylabs=credentials,
         start_method=options["start_method"],
+        rate=rate,
+        max_requests=options["max_requests"],
+        max_error_rate=options["max_error_rate"],
+        log_level=logging.getLogger().level,
     )
+
+
+def _print_estimate(categories: list[Any], options: dict[str, Any]) -> None:
+    """What a run would spend, from the settings alone; nothing is sent."""
+    amazon = len(categories) * options["amazon_pages"]
+    products = amazon * PRODUCTS_PER_PAGE
+    ebay = products * options["ebay_pages"]
+    click.echo(f"categories ({len(categories)}):")
+    for category in categories:
+        click.echo(f"  {category.node_id:>12}  {category.name}")
+    click.echo(f"amazon requests: {amazon}")
+    click.echo(
+        f"ebay requests:   at most {ebay} ({products} products x "
+        f"{options['ebay_pages']} pages; fewer when results end early, "
+        "prices are missing or ASINs repeat)"
+    )
+    cost = options["cost_per_request"]
+    if cost:
+        click.echo(f"estimated cost:  at most {(amazon + ebay) * cost:.2f}")
+    if options["max_requests"]:
+        click.echo(f"budget:          {options['max_requests']} requests")
+    click.echo("dry run: no request was sent")
 
 
 def _check_writable(out: str | None, store: str) -> None:
@@ -278,17 +430,31 @@ def _sandbox(options: dict[str, Any]) -> Iterator[str | None]:
         yield url
 
 
-def _exit_for(outcome: Any) -> None:
-    if outcome.status == "interrupted":
+def _exit_for(outcome: Any, settings: RunSettings) -> None:
+    """Map how the run ended to the documented exit codes."""
+    status = outcome.status
+    if status == "interrupted":
         sys.exit(128 + (outcome.signal_number or signal.SIGINT))
-    if outcome.status == "output_closed":
+    if status == "output_closed":
         sys.exit(EXIT_OUTPUT_CLOSED)
-    if outcome.status == "fatal":
+    if status == "budget":
+        click.echo(
+            f"Error: the request budget of {settings.max_requests} is spent "
+            "(fix: raise --max-requests, or continue later with --resume)",
+            err=True,
+        )
+        sys.exit(EXIT_TEMPORARY)
+    if status == "fatal":
         click.echo(f"Error: {outcome.message}", err=True)
         if "HTTP 40" in (outcome.message or ""):
             click.echo("(fix: check OXYLABS_USERNAME and OXYLABS_PASSWORD)", err=True)
             sys.exit(EXIT_CONFIG)
         sys.exit(EXIT_ERROR)
+    verdict = judge_outcome(outcome.totals, settings.max_error_rate)
+    if verdict is not None:
+        code, message = verdict
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(code)
 
 
 # -- collect parse ----------------------------------------------------------------

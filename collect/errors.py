@@ -3,6 +3,7 @@
     CollectError                 anything `collect` reports to the user
     ├── ConfigError              bad settings or missing credentials (exit 78)
     ├── StoreError               the seller store cannot be opened or written
+    ├── StoreBusy                another run holds the store's lock (exit 75)
     ├── FetchError               one API request failed; carries the event fields
     │   ├── RateLimited          HTTP 429 (error_type rate_limit)
     │   ├── FetchTimeout         connect or read timeout (timeout)
@@ -34,6 +35,10 @@ class ConfigError(CollectError):
 
 class StoreError(CollectError):
     """The seller store cannot be opened, read or written."""
+
+
+class StoreBusy(CollectError):
+    """Another `collect run` holds the store; a temporary condition (exit 75)."""
 
 
 class FetchError(CollectError):

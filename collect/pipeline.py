@@ -22,12 +22,16 @@ import queue
 import signal
 import time
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from collect.events import EventIds, create_activity_event
+from collect.limits import RequestGate
+from collect.models import Product
+from collect.resume import Progress, encode_products, page_key
 from collect.settings import RunSettings
 from collect.worker import AmazonTask, EbayTask, Task, TaskResult, worker_main
 from collect.writer import WriterConfig, writer_main
@@ -60,28 +64,29 @@ class RunOutcome:
 
 
 class Coordinator:
-    def __init__(self, settings: RunSettings) -> None:
+    def __init__(self, settings: RunSettings, progress: Progress | None = None) -> None:
         self.settings = settings
+        self.progress = progress or Progress()
         self.ctx = multiprocessing.get_context(settings.start_method)
         self.events = self.ctx.Queue(maxsize=20_000)
         self.output_closed = self.ctx.Event()
+        self.gate = RequestGate(self.ctx, settings.rate, settings.max_requests)
         self.ids = EventIds(settings.run_id, 0)
         self.slots: dict[int, WorkerSlot] = {}
         self.restarts: Counter[int] = Counter()
-        self.amazon_tasks: deque[Task] = deque(
-            AmazonTask(node_id, name, page)
-            for node_id, name in settings.node_ids
-            for page in range(1, settings.amazon_pages + 1)
-        )
+        self.amazon_tasks: deque[Task] = deque()
         self.ebay_tasks: deque[Task] = deque()
         self.deferred: list[Task] = []
         self.rounds = 0
         self.seen_asins: set[str] = set()
         self.counts: dict[str, Counter[str]] = {"amazon": Counter(), "ebay": Counter()}
         self.amazon_done = False
+        self.rate_limited_tasks = 0
+        self.reopen_requested = False
         self.outcome = RunOutcome()
         self.stop_requested_at: float | None = None
         self.started = time.monotonic()
+        self._plan_amazon()
 
     # -- the run --------------------------------------------------------------------
 
@@ -162,6 +167,8 @@ class Coordinator:
         counts["requests"] += result.requests
         counts["pages"] += result.pages
         counts["sightings"] += result.sightings
+        if result.error_type == "rate_limit":
+            self.rate_limited_tasks += 1
         if result.status == "deferred":
             counts["deferrals"] += 1
             self.deferred.append(_resume(result))
@@ -171,24 +178,49 @@ class Coordinator:
             self._add_products(worker_id, result)
         elif result.status == "fatal":
             self._request_stop("fatal", message=result.message)
+        elif result.status == "budget":
+            self._requeue_front(_resume(result))
+            self._request_stop("budget", message=result.message)
         self._maybe_complete_amazon()
+
+    def _plan_amazon(self) -> None:
+        """Queue the best-seller pages, taking finished ones from the progress."""
+        for node_id, name in self.settings.node_ids:
+            for page in range(1, self.settings.amazon_pages + 1):
+                done = self.progress.amazon_pages.get(page_key(node_id, page))
+                if done is None:
+                    self.amazon_tasks.append(AmazonTask(node_id, name, page))
+                else:
+                    self.counts["amazon"]["tasks_resumed"] += 1
+                    self._plan_ebay(name, done)
 
     def _add_products(self, worker_id: int, result: TaskResult) -> None:
         task = result.task
         assert isinstance(task, AmazonTask)
+        self.counts["amazon"]["products_rejected"] += result.rejected
+        fresh = self._plan_ebay(task.category, result.products)
+        if fresh:
+            self._put(("products", worker_id, fresh))
+        payload = encode_products(result.products)
+        key = page_key(task.node_id, task.page)
+        self._put(("progress", self.settings.job, "amazon", key, payload))
+
+    def _plan_ebay(self, category: str, products: Iterable[Product]) -> list[Product]:
+        """Queue one eBay search per product not seen before; return those products."""
         counts = self.counts["amazon"]
-        counts["products_rejected"] += result.rejected
         fresh = []
-        for product in result.products:
+        for product in products:
             if product.asin in self.seen_asins:
                 counts["duplicate_asins"] += 1
                 continue
             self.seen_asins.add(product.asin)
             fresh.append(product)
-            self.ebay_tasks.append(EbayTask(product, task.category))
+            if product.asin in self.progress.searched:
+                self.counts["ebay"]["tasks_skipped"] += 1
+            else:
+                self.ebay_tasks.append(EbayTask(product, category))
         counts["products"] += len(fresh)
-        if fresh:
-            self._put(("products", worker_id, fresh))
+        return fresh
 
     def _next_round(self) -> None:
         self.rounds += 1
@@ -235,7 +267,14 @@ class Coordinator:
         ours, theirs = self.ctx.Pipe(duplex=True)
         process = self.ctx.Process(
             target=worker_main,
-            args=(worker_id, self.settings, theirs, self.events, incarnation),
+            args=(
+                worker_id,
+                self.settings,
+                theirs,
+                self.events,
+                incarnation,
+                self.gate,
+            ),
             name=f"collect-worker-{worker_id}",
             daemon=True,
         )
@@ -300,7 +339,12 @@ class Coordinator:
         previous = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, self._on_signal)
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_hangup)
         return previous
+
+    def _on_hangup(self, _signum: int, _frame: Any) -> None:
+        # Only a flag: queue operations are not safe inside a signal handler.
+        self.reopen_requested = True
 
     def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
         for signum, handler in previous.items():
@@ -315,6 +359,9 @@ class Coordinator:
         self._request_stop("interrupted", signal_number=signum)
 
     def _check_stop(self) -> None:
+        if self.reopen_requested:
+            self.reopen_requested = False
+            self._put(("reopen",))
         if self.stop_requested_at is not None:
             return
         if self.output_closed.is_set():
@@ -347,6 +394,7 @@ class Coordinator:
             batch_size=self.settings.batch_size,
             batch_seconds=self.settings.batch_seconds,
             parent_pid=multiprocessing.current_process().pid,
+            run_settings=self.settings.resumable(),
         )
         process = self.ctx.Process(
             target=writer_main,
@@ -364,7 +412,7 @@ class Coordinator:
         run_totals = {
             "status": self.outcome.status,
             "elapsed_s": round(time.monotonic() - self.started, 3),
-            "requests": sum(c["requests"] for c in self.counts.values()),
+            "requests": self.gate.spent,
             "rounds": self.rounds,
         }
         self._complete("ebay", "run", run_totals)
@@ -372,6 +420,7 @@ class Coordinator:
         writer.join()
         self.outcome.totals = {phase: dict(c) for phase, c in self.counts.items()}
         self.outcome.totals["run"] = run_totals
+        self.outcome.totals["rate_limited_only"] = bool(self.rate_limited_tasks)
 
     def _phase_totals(self, phase: str) -> dict[str, Any]:
         totals: dict[str, Any] = dict(self.counts[phase])
@@ -407,5 +456,7 @@ def _resume(result: TaskResult) -> Task:
     return task
 
 
-def run_collection(settings: RunSettings) -> RunOutcome:
-    return Coordinator(settings).run()
+def run_collection(
+    settings: RunSettings, progress: Progress | None = None
+) -> RunOutcome:
+    return Coordinator(settings, progress).run()

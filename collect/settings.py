@@ -97,3 +97,24 @@ class RunSettings:
     batch_size: int = 500
     batch_seconds: float = 1.0
     start_method: str = "spawn"
+    rate: float = 0.0  # requests per second for the whole pool; 0 = unlimited
+    max_requests: int | None = None
+    max_error_rate: float = 0.2
+    job_id: str = ""  # the run whose tasks this one continues; "" = its own
+
+    @property
+    def job(self) -> str:
+        return self.job_id or self.run_id
+
+    def resumable(self) -> dict[str, object]:
+        """What --resume needs to redo this run's job."""
+        return {
+            "job_id": self.job,
+            "node_ids": [list(pair) for pair in self.node_ids],
+            "amazon_pages": self.amazon_pages,
+            "ebay_pages": self.ebay_pages,
+            "price_band": str(self.price_band),
+            "query_max_chars": self.query_max_chars,
+        }
+
+    log_level: int = 30

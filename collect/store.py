@@ -42,6 +42,10 @@ SCHEMA_VERSION = 1
 ORDERS = ("evidence", "name", "recent")
 
 
+# (job id, kind "amazon" | "ebay", task key, done at, payload JSON or None)
+ProgressRecord = tuple[str, str, str, str, str | None]
+
+
 @dataclass(frozen=True, slots=True)
 class SightingRecord:
     """One seller seen on one eBay search page for one Amazon product."""
@@ -124,6 +128,14 @@ class Store(Protocol):
     ) -> None: ...
 
     def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+
+    def record_progress(self, records: list[ProgressRecord]) -> None: ...
+
+    def load_progress(self, job_id: str, kind: str) -> dict[str, str | None]: ...
+
+    def searched_since(self, cutoff: str) -> set[str]: ...
+
+    def latest_run(self) -> dict[str, Any] | None: ...
 
     def close(self) -> None: ...
 
@@ -288,6 +300,15 @@ CREATE TABLE IF NOT EXISTS runs (
     settings TEXT NOT NULL,
     totals TEXT
 );
+CREATE TABLE IF NOT EXISTS progress (
+    job_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    done_at TEXT NOT NULL,
+    payload TEXT,
+    PRIMARY KEY (job_id, kind, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS progress_by_key ON progress (kind, key, done_at);
 """
 
 _SELECT_SELLER = f"SELECT {', '.join(SELLER_COLUMNS)} FROM sellers"
@@ -569,6 +590,41 @@ class SqliteStore:
         values = (run_id, finished_at, finished_at, status, _json_text(totals))
         with self._transaction():
             self._conn.execute(_UPSERT_RUN_END, values)
+
+    def record_progress(self, records: list[ProgressRecord]) -> None:
+        """Mark tasks done (after their sightings were committed)."""
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO progress VALUES (?, ?, ?, ?, ?)", records
+            )
+
+    def load_progress(self, job_id: str, kind: str) -> dict[str, str | None]:
+        """The tasks of one kind a job finished: key -> payload."""
+        with _sqlite_errors(self.path):
+            rows = self._conn.execute(
+                "SELECT key, payload FROM progress WHERE job_id = ? AND kind = ?",
+                (job_id, kind),
+            )
+            return dict(rows.fetchall())
+
+    def searched_since(self, cutoff: str) -> set[str]:
+        """ASINs whose eBay search finished at or after `cutoff` (ISO time)."""
+        with _sqlite_errors(self.path):
+            rows = self._conn.execute(
+                "SELECT DISTINCT key FROM progress WHERE kind = 'ebay' "
+                "AND done_at >= ?",
+                (cutoff,),
+            )
+            return {key for (key,) in rows}
+
+    def latest_run(self) -> dict[str, Any] | None:
+        """The most recently started run, or None for a new store."""
+        with _sqlite_errors(self.path):
+            row = self._conn.execute(
+                "SELECT run_id, started_at, finished_at, status, settings, totals "
+                "FROM runs ORDER BY started_at DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else _run_dict(*row)
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         with _sqlite_errors(self.path):
@@ -863,6 +919,25 @@ class CsvStore:
             run.update(finished_at=finished_at, status=status)
             run["totals"] = _json_text(totals)
             _write_dict_rows(self.runs_path, RUN_CSV_COLUMNS, self._runs)
+
+    def record_progress(self, records: list[ProgressRecord]) -> None:
+        """Progress is kept by the SQLite store only; see `load_progress`."""
+
+    def load_progress(self, job_id: str, kind: str) -> dict[str, str | None]:
+        raise StoreError(
+            "a CSV store does not record progress",
+            hint="use a SQLite store (a --store name not ending in .csv) "
+            "for --resume and --skip-searched-within",
+        )
+
+    def searched_since(self, cutoff: str) -> set[str]:
+        return set(self.load_progress("", "ebay"))
+
+    def latest_run(self) -> dict[str, Any] | None:
+        if not self._runs:
+            return None
+        latest = max(self._runs.values(), key=lambda run: run["started_at"])
+        return self.get_run(latest["run_id"])
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         run = self._runs.get(run_id)

@@ -26,6 +26,8 @@ from collect.errors import (
     RateLimited,
 )
 from collect.events import EventIds, create_activity_event, utc_timestamp
+from collect.limits import BudgetExhausted, RequestGate
+from collect.logs import setup_logging
 from collect.models import Product, RejectedProduct
 from collect.parsers.amazon import parse_bestsellers
 from collect.parsers.ebay_html import parse_search_page
@@ -66,7 +68,8 @@ class TaskResult:
 
     status: `done`; `deferred` (a retryable failure: try again later from
     `resume_page`); `failed` (no retry can help); `empty` (a category with no best
-    sellers); `fatal` (the credentials were refused: stop the run).
+    sellers); `budget` (the request budget is spent: the task was not finished);
+    `fatal` (the credentials were refused: stop the run).
     """
 
     task: Task
@@ -120,11 +123,13 @@ class Worker:
         put: Put,
         *,
         incarnation: int = 0,
+        gate: RequestGate | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.worker_id = worker_id
         self.settings = settings
         self.put = put
+        self.gate = gate
         self.emit = EventEmitter(worker_id, settings.run_id, put, incarnation)
         self.sleep = sleep
         self.client = OxylabsClient(
@@ -244,6 +249,8 @@ class Worker:
             )
             if not page.has_next:
                 break
+        # Queued after this product's sightings, so the writer records it after them.
+        self.put(("progress", self.settings.job, "ebay", product.asin, None))
         return TaskResult(
             task, "done", requests=requests, pages=pages, sightings=sightings
         )
@@ -272,6 +279,7 @@ class Worker:
         policy = self.settings.retry
         failures = waits = 0
         for attempt in range(1, policy.attempts + policy.rate_limit_waits + 1):
+            self._wait_turn(attempt)
             started = time.time()
             self.emit(
                 phase,
@@ -299,10 +307,23 @@ class Worker:
                 )
                 if exhausted:
                     raise GiveUp(error, attempt) from error
-                self.sleep(delay)
+                if isinstance(error, RateLimited) and self.gate is not None:
+                    # The limit is the pool's, not this worker's: everyone waits.
+                    self.gate.pause(delay)
+                else:
+                    self.sleep(delay)
                 continue
             return value, round((time.perf_counter() - t0) * 1000), attempt
         raise AssertionError("unreachable: the loop bound covers every exit")
+
+    def _wait_turn(self, attempt: int) -> None:
+        """Take this request's place under the shared rate limit and budget."""
+        if self.gate is None:
+            return
+        try:
+            self.gate.acquire(self.sleep)
+        except BudgetExhausted as error:
+            raise GiveUp(error, attempt - 1) from error
 
     def _report_failure(
         self,
@@ -344,7 +365,9 @@ def retry_delay(
 
 def _failure(task: Task, stop: GiveUp, **counts: Any) -> TaskResult:
     error = stop.error
-    if isinstance(error, HttpError) and error.http_status in FATAL_STATUSES:
+    if isinstance(error, BudgetExhausted):
+        status = "budget"
+    elif isinstance(error, HttpError) and error.http_status in FATAL_STATUSES:
         status = "fatal"
     elif isinstance(error, EmptyCategory):
         status = "empty"
@@ -364,11 +387,14 @@ def worker_main(
     conn: Any,
     events: Any,
     incarnation: int = 0,
+    gate: RequestGate | None = None,
 ) -> None:
     """Entry point of a worker process (top-level so `spawn` can import it)."""
-    # The coordinator owns Ctrl-C: it decides when workers stop.
+    # The coordinator owns Ctrl-C and SIGHUP: it decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    worker = Worker(worker_id, settings, events.put, incarnation=incarnation)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    setup_logging(settings.log_level)
+    worker = Worker(worker_id, settings, events.put, incarnation=incarnation, gate=gate)
     while True:
         try:
             task = conn.recv()

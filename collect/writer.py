@@ -39,7 +39,7 @@ from typing import Any, Protocol
 from collect.errors import StoreError
 from collect.events import EventIds, create_activity_event, utc_timestamp
 from collect.models import Product
-from collect.store import BatchResult, SightingRecord, Store, open_store
+from collect.store import BatchResult, ProgressRecord, SightingRecord, Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class WriterConfig:
     batch_seconds: float = 1.0
     flush_seconds: float = 0.5
     parent_pid: int | None = None
+    # What the run was asked to do, recorded in the store so --resume can redo it.
+    run_settings: dict[str, Any] | None = None
 
 
 class _Queue(Protocol):
@@ -85,7 +87,9 @@ class LineOutput:
         *,
         on_closed: Callable[[], None] | None = None,
         write: Callable[[int, memoryview], int] = os.write,
+        path: str | None = None,
     ) -> None:
+        self.path = path
         mode = os.fstat(fd).st_mode
         self._fd = fd
         self._regular_file = stat.S_ISREG(mode)
@@ -117,6 +121,22 @@ class LineOutput:
                 self.lines_written += count
             else:
                 self.lines_discarded += count
+
+    def reopen(self) -> None:
+        """Open the file again by name (SIGHUP: logrotate moved it away)."""
+        if self.path is None:
+            return
+        self.flush()
+        try:
+            fd = _open_append(self.path)
+        except OSError as exc:
+            logger.error(
+                "cannot reopen %s (%s); still writing the old file", self.path, exc
+            )
+            return
+        os.close(self._fd)
+        self._fd = fd
+        logger.info("reopened %s", self.path)
 
     def _chunks(self, lines: list[bytes]) -> Iterator[tuple[bytes, int]]:
         """Group lines into writes of at most the chunk limit, ending on a line.
@@ -182,8 +202,11 @@ def open_output(
     """Standard output, or `out_path` opened for appending (created if missing)."""
     if out_path is None:
         return LineOutput(STDOUT_FD, on_closed=on_closed)
-    fd = os.open(out_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    return LineOutput(fd, on_closed=on_closed)
+    return LineOutput(_open_append(out_path), on_closed=on_closed, path=out_path)
+
+
+def _open_append(path: str) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
 
 # --- the writer -----------------------------------------------------------------
@@ -224,6 +247,8 @@ class Writer:
         self._clock = clock
         self._ids = EventIds(config.run_id, 0)
         self._pending: list[SightingRecord] = []
+        self._progress: list[ProgressRecord] = []
+        self.run_status = "stopped"
         self._pending_since: float | None = None
         self._last_flush = clock()
         self.counters = dict.fromkeys(COUNTERS, 0)
@@ -238,6 +263,10 @@ class Writer:
                 self._add_sightings(worker, asin, seen_at, rows)
             case ("products", int() as worker, list() as products):
                 self._store_products(worker, products)
+            case ("progress", str() as job, str() as kind, str() as key, payload):
+                self._add_progress(job, kind, key, payload)
+            case ("reopen",):
+                self.output.reopen()
             case ("complete", str() as phase, dict() as totals, str() as operation):
                 self._complete(phase, totals, operation)
             case ("stop",):
@@ -277,9 +306,30 @@ class Writer:
         if len(self._pending) >= self.config.batch_size:
             self.apply_pending()
 
+    def _add_progress(self, job: str, kind: str, key: str, payload: str | None) -> None:
+        # Recorded only after the sightings queued before it are committed, so a
+        # task marked done never lacks its sightings.
+        self._progress.append((job, kind, key, utc_timestamp(), payload))
+        if self._pending_since is None:
+            self._pending_since = self._clock()
+
     def apply_pending(self) -> None:
         """Commit the pending sightings, then announce what the commit did."""
+        self._apply_sightings()
+        self._apply_progress()
+
+    def _apply_progress(self) -> None:
+        if not self._progress:
+            return
+        records, self._progress = self._progress, []
+        try:
+            self.store.record_progress(records)
+        except StoreError as exc:
+            logger.error("%s; progress of %d tasks not saved", exc, len(records))
+
+    def _apply_sightings(self) -> None:
         if not self._pending:
+            self._pending_since = None
             return
         batch, self._pending, self._pending_since = self._pending, [], None
         try:
@@ -331,6 +381,7 @@ class Writer:
         self.apply_pending()
         if operation == "run":
             self.run_completed = True
+            self.run_status = str(totals.get("status", "complete"))
         try:
             self._emit(
                 phase,
@@ -374,7 +425,7 @@ class Writer:
 
     @property
     def final_status(self) -> str:
-        return "complete" if self.run_completed else "stopped"
+        return self.run_status
 
 
 # --- the process ----------------------------------------------------------------
@@ -429,6 +480,7 @@ def _settings(config: WriterConfig) -> dict[str, Any]:
         "out_path": config.out_path,
         "batch_size": config.batch_size,
         "batch_seconds": config.batch_seconds,
+        **(config.run_settings or {}),
     }
 
 
