@@ -31,6 +31,13 @@ import click
 import orjson
 
 from collect import __version__
+from collect.config import (
+    ENV_PREFIX,
+    config_command,
+    config_option,
+    export_credentials,
+    loaded_config,
+)
 from collect.errors import (
     Blocked,
     CollectError,
@@ -111,7 +118,8 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
         raise click.BadParameter(f"{exc} ({exc.hint})") from None
 
 
-@main.command()
+@main.command(context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@config_option
 @click.argument("categories", nargs=-1)
 @click.option(
     "-w", "--workers", type=click.IntRange(1, 64), default=6, show_default=True
@@ -221,6 +229,12 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
     help="Price of one request, for the --dry-run estimate.",
 )
 @click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep a Prometheus text-format file of the run's metrics up to date.",
+)
+@click.option(
     "--resume",
     is_flag=True,
     help="Finish the store's last unfinished run, skipping the work it did.",
@@ -247,6 +261,9 @@ def run(**options: Any) -> None:
     from collect.lock import store_lock
     from collect.pipeline import run_collection
 
+    context = click.get_current_context()
+    export_credentials(loaded_config(context))
+    options["progress"] = not context.find_root().params.get("quiet", False)
     with user_errors():
         job = _plan_job(options)
         categories = resolve_categories(job.names)
@@ -362,6 +379,8 @@ def _run_settings(
         rate=rate,
         max_requests=options["max_requests"],
         max_error_rate=options["max_error_rate"],
+        metrics_file=options["metrics_file"],
+        progress=options["progress"],
         log_level=logging.getLogger().level,
     )
 
@@ -624,10 +643,11 @@ def sandbox(
             serve_forever(config, ready)
 
 
-def _register_tail() -> None:
+def _register_commands() -> None:
     from collect.tail.command import tail_command
 
     main.add_command(tail_command)
+    main.add_command(config_command)
 
 
-_register_tail()
+_register_commands()

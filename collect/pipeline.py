@@ -31,6 +31,7 @@ from typing import Any
 from collect.events import EventIds, create_activity_event
 from collect.limits import RequestGate
 from collect.models import Product
+from collect.progress import ProgressLine
 from collect.resume import Progress, encode_products, page_key
 from collect.settings import RunSettings
 from collect.worker import AmazonTask, EbayTask, Task, TaskResult, worker_main
@@ -67,6 +68,7 @@ class Coordinator:
     def __init__(self, settings: RunSettings, progress: Progress | None = None) -> None:
         self.settings = settings
         self.progress = progress or Progress()
+        self.progress_line = ProgressLine(enabled=None if settings.progress else False)
         self.ctx = multiprocessing.get_context(settings.start_method)
         self.events = self.ctx.Queue(maxsize=20_000)
         self.output_closed = self.ctx.Event()
@@ -98,6 +100,7 @@ class Coordinator:
                 self._start_worker(worker_id)
             self._loop()
         finally:
+            self.progress_line.close()
             self._restore_signal_handlers(previous)
             self._stop_workers()
             self._finish(writer)
@@ -113,6 +116,7 @@ class Coordinator:
             for ready in wait(waitables, timeout=0.5):
                 self._on_ready(ready)
             self._check_stop()
+            self._show_progress()
 
     def _finished(self) -> bool:
         in_flight = any(slot.task for slot in self.slots.values())
@@ -261,6 +265,15 @@ class Coordinator:
         self.amazon_done = True
         self._complete("amazon", "phase", self._phase_totals("amazon"))
 
+    def _show_progress(self) -> None:
+        phase = "ebay" if self.amazon_done else "amazon"
+        counts = self.counts[phase]
+        done = counts["tasks_done"] + counts["tasks_failed"] + counts["tasks_empty"]
+        queue = self.ebay_tasks if self.amazon_done else self.amazon_tasks
+        busy = sum(1 for slot in self.slots.values() if slot.task is not None)
+        total = done + len(queue) + len(self.deferred) + busy
+        self.progress_line.update(phase, done, total, self.gate.spent)
+
     # -- worker processes -----------------------------------------------------------
 
     def _start_worker(self, worker_id: int, incarnation: int = 0) -> None:
@@ -395,6 +408,7 @@ class Coordinator:
             batch_seconds=self.settings.batch_seconds,
             parent_pid=multiprocessing.current_process().pid,
             run_settings=self.settings.resumable(),
+            metrics_path=self.settings.metrics_file,
         )
         process = self.ctx.Process(
             target=writer_main,

@@ -101,6 +101,8 @@ class RunSettings:
     max_requests: int | None = None
     max_error_rate: float = 0.2
     job_id: str = ""  # the run whose tasks this one continues; "" = its own
+    metrics_file: str | None = None
+    progress: bool = True  # a progress line on stderr, when it is a terminal
 
     @property
     def job(self) -> str:

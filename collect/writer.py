@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from collect.errors import StoreError
 from collect.events import EventIds, create_activity_event, utc_timestamp
+from collect.metrics import MetricsFile
 from collect.models import Product
 from collect.store import BatchResult, ProgressRecord, SightingRecord, Store, open_store
 
@@ -65,6 +66,7 @@ class WriterConfig:
     parent_pid: int | None = None
     # What the run was asked to do, recorded in the store so --resume can redo it.
     run_settings: dict[str, Any] | None = None
+    metrics_path: str | None = None
 
 
 class _Queue(Protocol):
@@ -252,6 +254,11 @@ class Writer:
         self._pending_since: float | None = None
         self._last_flush = clock()
         self.counters = dict.fromkeys(COUNTERS, 0)
+        self.metrics = (
+            MetricsFile(config.metrics_path, config.run_id)
+            if config.metrics_path
+            else None
+        )
         self.run_completed = False
 
     def handle(self, message: tuple[Any, ...]) -> bool:
@@ -259,6 +266,8 @@ class Writer:
         match message:
             case ("line", bytes() as line):
                 self.output.write_line(line if line.endswith(b"\n") else line + b"\n")
+                if self.metrics is not None:
+                    self.metrics.observe_line(line)
             case ("sightings", int() as worker, str() as asin, str() as seen_at, rows):
                 self._add_sightings(worker, asin, seen_at, rows)
             case ("products", int() as worker, list() as products):
@@ -284,6 +293,8 @@ class Writer:
             self.apply_pending()
         if now - self._last_flush >= self.config.flush_seconds:
             self.flush()
+        if self.metrics is not None:
+            self.metrics.tick()
 
     def flush(self) -> None:
         self.output.flush()
@@ -398,6 +409,8 @@ class Writer:
             0, phase, action, id=self._ids.next(), run_id=self.config.run_id, **fields
         )
         self.output.write_line(event.to_json_line())
+        if self.metrics is not None:
+            self.metrics.counters.observe_event(event.to_dict())
 
     def totals(self) -> dict[str, int]:
         """The writer's counters plus the number of sellers now in the store."""
@@ -418,6 +431,8 @@ class Writer:
         except StoreError as exc:
             logger.error("%s (%s)", exc, exc.hint)
         self.flush()
+        if self.metrics is not None:
+            self.metrics.write()
         try:
             self.store.close()
         except StoreError as exc:
