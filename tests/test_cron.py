@@ -224,3 +224,36 @@ def _seconds(timestamp: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_metrics_file_matches_the_stream(tmp_path):
+    """The Prometheus file's request and seller counts equal the stream's."""
+    out, metrics = tmp_path / "ev.jsonl", tmp_path / "collect.prom"
+    result = run_collect(
+        "run", "--sandbox", "1040660", "--out", str(out), "--store",
+        str(tmp_path / "s.db"), "--metrics-file", str(metrics),
+        "--sandbox-faults", "5xx=0.1", *FAST,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    samples = {}
+    for line in metrics.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    stream = events(out)
+
+    def count(action: str) -> int:
+        return sum(1 for e in stream if e["action"] == action)
+
+    def items(action: str) -> int:
+        return sum(e["items_count"] for e in stream if e["action"] == action)
+
+    assert samples['collect_requests_sent_total{provider="oxylabs"}'] == count(
+        "fetching"
+    )
+    found = 'collect_requests_total{provider="oxylabs",outcome="found"}'
+    assert samples[found] == count("found")
+    http_errors = sum(1 for e in stream if e.get("error_type") == "http_error")
+    assert samples['collect_errors_total{type="http_error"}'] == http_errors > 0
+    assert samples['collect_sellers_total{kind="new"}'] == items("inserted")
+    assert samples['collect_sellers_total{kind="updated"}'] == items("updated")
