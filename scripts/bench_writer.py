@@ -7,12 +7,15 @@ Without --baseline this process runs `collect.writer.writer_main` itself, fed
 through a real multiprocessing queue (the coordinator's size, 20,000) by producer
 processes that build events the way workers do (`EventEmitter`). With --baseline it
 builds the same event dicts and writes them with orjson in one loop. Either way it
-prints one JSON object: events, seconds, and this process's peak RSS.
+prints one JSON object: events, seconds, this process's peak RSS, and the CPU
+time of this process and of the producers. --profile PATH writes a cProfile of the
+writer (this process) for a maintainer to read with pstats.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import multiprocessing
 import resource
 import threading
@@ -65,7 +68,9 @@ def produce(worker_id: int, count: int, queue: Any, start: Any) -> None:
         emit(phase, action, started_at=utc_timestamp(), **fields)
 
 
-def run_writer(events: int, producers: int, out: str, store: str) -> float:
+def run_writer(
+    events: int, producers: int, out: str, store: str, profile: str | None = None
+) -> float:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue(maxsize=QUEUE_SIZE)
     start = ctx.Barrier(producers + 1)
@@ -86,7 +91,13 @@ def run_writer(events: int, producers: int, out: str, store: str) -> float:
 
     stopper = threading.Thread(target=stop_when_done)
     stopper.start()
-    writer_main(WriterConfig(out_path=out, store_path=store, run_id=RUN_ID), queue)
+    config = WriterConfig(out_path=out, store_path=store, run_id=RUN_ID)
+    if profile:
+        cProfile.runctx(
+            "writer_main(config, queue)", globals(), locals(), filename=profile
+        )
+    else:
+        writer_main(config, queue)
     seconds = time.perf_counter() - began
     stopper.join()
     return seconds
@@ -118,13 +129,23 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--store")
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile the writer")
     args = parser.parse_args()
     if args.baseline:
         seconds = run_baseline(args.events, args.out)
     else:
-        seconds = run_writer(args.events, args.producers, args.out, args.store)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = {"events": args.events, "seconds": seconds, "max_rss_mb": peak_kib / 1024}
+        seconds = run_writer(
+            args.events, args.producers, args.out, args.store, args.profile
+        )
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    producers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = {
+        "events": args.events,
+        "seconds": seconds,
+        "max_rss_mb": own.ru_maxrss / 1024,
+        "writer_cpu_s": own.ru_utime + own.ru_stime,
+        "producers_cpu_s": producers.ru_utime + producers.ru_stime,
+    }
     print(orjson.dumps(result).decode())
 
 
