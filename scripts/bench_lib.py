@@ -2,8 +2,8 @@
 
 A row compares one figure of collect with a baseline measured in the same
 invocation, so that a busy machine slows both sides alike and the ratio still means
-something. Child processes are timed with `os.wait4`, which reports the CPU time and
-peak memory of the child and of every process it waited for (workers, writer).
+something. Child processes are timed with `os.wait4`, which reports the CPU time of
+the child and of every process it waited for (workers, writer).
 """
 
 from __future__ import annotations
@@ -54,12 +54,15 @@ def skipped_row(key: str, title: str, reason: str) -> Row:
 
 @dataclass(frozen=True)
 class ChildRun:
-    """How a child process went: exit status, wall time, CPU time, peak memory."""
+    """How a child process went: exit status, wall time, CPU time, output.
+
+    No peak memory: a child's ru_maxrss keeps its parent's size from before exec
+    (see scripts/bench_peak.py, which measures it properly).
+    """
 
     returncode: int
     wall_s: float
     cpu_s: float
-    max_rss_mb: float
     stdout: bytes
     stderr: bytes
 
@@ -71,11 +74,7 @@ def run_child(
     timeout: float = 600.0,
     stdout_path: Path | None = None,
 ) -> ChildRun:
-    """Run `command` to its end and measure it, including its own children.
-
-    `ru_maxrss` from wait4 is the peak of the child or of any process it reaped,
-    whichever was largest, in KiB on Linux.
-    """
+    """Run `command` to its end; its CPU time includes the children it reaped."""
     out_file = open(stdout_path, "wb") if stdout_path else subprocess.PIPE  # noqa: SIM115
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -93,7 +92,6 @@ def run_child(
         process.returncode,
         wall,
         usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,
         stdout,
         stderr,
     )

@@ -242,13 +242,13 @@ def events_file(count: int) -> Path:
     return path
 
 
-def run_tail(path: Path) -> tuple[float, float]:
+def run_tail(path: Path, workdir: Path) -> tuple[float, float]:
     """(seconds, peak RSS in MiB) of `collect tail FILE --summary --json`."""
-    child = run_child(
-        [PYTHON, "-m", "collect", "tail", str(path), "--summary", "--json"]
-    )
+    peak_file = workdir / "tail-peak.txt"
+    command = [PYTHON, str(SCRIPTS / "bench_peak.py"), str(peak_file), "collect"]
+    child = run_child([*command, "tail", str(path), "--summary", "--json"])
     require_ok(child, "collect tail --summary")
-    return child.wall_s, child.max_rss_mb
+    return child.wall_s, int(peak_file.read_text()) / 1024
 
 
 def run_jq(path: Path, workdir: Path) -> float:
@@ -283,8 +283,8 @@ def tail_row(sizes: LocalSizes, workdir: Path) -> tuple[Row, dict[int, float]]:
     small, large = sizes.tail_events
     log(f"6 tail: {large:,} events")
     small_path, large_path = events_file(small), events_file(large)
-    peaks = {small: run_tail(small_path)[1]}
-    seconds, peaks[large] = run_tail(large_path)
+    peaks = {small: run_tail(small_path, workdir)[1]}
+    seconds, peaks[large] = run_tail(large_path, workdir)
     if shutil.which("jq"):
         baseline = run_jq(large_path, workdir)
         name, note = "jq -s (same report)", ""

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import orjson
+from bench_peak import peak_kib
 
 from collect.events import utc_timestamp
 from collect.worker import EventEmitter
@@ -142,7 +143,7 @@ def main() -> None:
     result = {
         "events": args.events,
         "seconds": seconds,
-        "max_rss_mb": own.ru_maxrss / 1024,
+        "max_rss_mb": peak_kib() / 1024,
         "writer_cpu_s": own.ru_utime + own.ru_stime,
         "producers_cpu_s": producers.ru_utime + producers.ru_stime,
     }
