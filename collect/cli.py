@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import os
 import secrets
@@ -45,6 +46,7 @@ from collect.errors import (
     FetchError,
     ParseError,
     StoreBusy,
+    StoreError,
 )
 from collect.events import utc_timestamp
 from collect.limits import DEFAULT_RATES
@@ -68,6 +70,20 @@ EXIT_OUTPUT_CLOSED = 141
 PRODUCTS_PER_PAGE = 50
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Counts beyond this are typos, and SQLite integers stop at 2**63.
+MAX_COUNT = 10**12
+
+
+class Finite(click.FloatRange):
+    """A float range that refuses nan (which compares false with every bound)."""
+
+    name = "float range"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
 
 
 @contextlib.contextmanager
@@ -89,6 +105,52 @@ def _fail(exc: CollectError, code: int) -> None:
         message += f" (fix: {exc.hint})"
     click.echo(message, err=True)
     sys.exit(code)
+
+
+def entry() -> None:
+    """The `collect` command: the CLI, guarded against an unusable stdout.
+
+    `collect sellers | head` or `> /dev/full` must end with one line, not a
+    traceback: a closed pipe exits 141 quietly, any other write error says why.
+    """
+    if sys.stdout is None or sys.stdout.fileno() < 0:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as we do
+    try:
+        main.main(prog_name="collect", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        _flush_stdout()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(128 + signal.SIGINT)
+    except OSError as exc:
+        _output_failed(exc)
+    except SystemExit:
+        # Click turns EPIPE into exit 1 after muting stdout; a closed pipe is 141.
+        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+            sys.exit(EXIT_OUTPUT_CLOSED)
+        raise
+    _flush_stdout()
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        _output_failed(exc)
+
+
+def _output_failed(exc: OSError) -> None:
+    # Nothing more can reach stdout: keep Python from trying again at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    if exc.errno == errno.EPIPE:
+        sys.exit(EXIT_OUTPUT_CLOSED)
+    click.echo(f"Error: cannot write the output: {exc.strerror or exc}", err=True)
+    sys.exit(EXIT_ERROR)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,14 +229,14 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
     show_default=True,
     help="Later rounds for tasks whose retries all failed.",
 )
-@click.option("--connect-timeout", type=click.FloatRange(0.1, 600), default=10.0)
+@click.option("--connect-timeout", type=Finite(0.1, 600), default=10.0)
 @click.option(
     "--read-timeout",
-    type=click.FloatRange(0.1, 600),
+    type=Finite(0.1, 600),
     default=None,
     help="Seconds to wait for an answer [default: 180; 5 with --sandbox].",
 )
-@click.option("--backoff", type=click.FloatRange(0.0, 60), default=1.0, hidden=True)
+@click.option("--backoff", type=Finite(0.0, 60), default=1.0, hidden=True)
 @click.option(
     "--oxylabs-url",
     envvar="OXYLABS_URL",
@@ -189,9 +251,7 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
     metavar="SPEC",
     help="With --sandbox: fault rates, e.g. 5xx=0.2,429=0.1,timeout=0.05.",
 )
-@click.option(
-    "--sandbox-latency", type=click.FloatRange(0, 60_000), default=0.0, metavar="MS"
-)
+@click.option("--sandbox-latency", type=Finite(0, 60_000), default=0.0, metavar="MS")
 @click.option(
     "--replay",
     type=click.Path(exists=True, file_okay=False),
@@ -199,20 +259,20 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(0, 10_000),
+    type=Finite(0, 10_000),
     default=None,
     help="Requests per second for the whole pool [default: 10; unlimited with "
     "--sandbox]; 0 = unlimited.",
 )
 @click.option(
     "--max-requests",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_COUNT),
     default=None,
     help="Stop taking work once this many requests were spent (exit 75).",
 )
 @click.option(
     "--max-error-rate",
-    type=click.FloatRange(0, 1),
+    type=Finite(0, 1),
     default=0.2,
     show_default=True,
     help="Exit 1 when a larger share of tasks failed for good.",
@@ -224,7 +284,7 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
 )
 @click.option(
     "--cost-per-request",
-    type=click.FloatRange(0),
+    type=Finite(0),
     default=0.0,
     help="Price of one request, for the --dry-run estimate.",
 )
@@ -257,6 +317,23 @@ def run(**options: Any) -> None:
     CATEGORIES are catalogue ids, departments or raw browse node ids
     (see `collect categories`).
     """
+    # Until the coordinator takes over the signals, a stop ends the run at once.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _run(options)
+    except KeyboardInterrupt:
+        sys.exit(128 + _last_signal[0])
+
+
+_last_signal = [signal.SIGINT]
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    _last_signal[0] = signum
+    raise KeyboardInterrupt
+
+
+def _run(options: dict[str, Any]) -> None:
     from collect.catalogue import resolve_categories
     from collect.lock import store_lock
     from collect.pipeline import run_collection
@@ -270,6 +347,9 @@ def run(**options: Any) -> None:
         if options["dry_run"]:
             _print_estimate(categories, options)
             return
+        _check_writable(
+            None if options["out"] == "-" else options["out"], options["store"]
+        )
         run_id = _new_run_id()
         with (
             store_lock(options["store"], run_id, utc_timestamp()),
@@ -353,12 +433,12 @@ def _run_settings(
                 "no Oxylabs credentials",
                 hint="set OXYLABS_USERNAME and OXYLABS_PASSWORD, or add --sandbox",
             )
+    _check_url(options["oxylabs_url"])
     read_timeout = options["read_timeout"] or (5.0 if sandbox_url else 180.0)
     rate = options["rate"]
     if rate is None:
         rate = 0.0 if sandbox_url else DEFAULT_RATES["oxylabs"]
     out = None if options["out"] == "-" else options["out"]
-    _check_writable(out, options["store"])
     return RunSettings(
         run_id=run_id,
         node_ids=tuple((c.node_id, c.name) for c in categories),
@@ -383,6 +463,14 @@ def _run_settings(
         progress=options["progress"],
         log_level=logging.getLogger().level,
     )
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("http://", "https://")) or len(url) < 10:
+        raise ConfigError(
+            f"--oxylabs-url {url!r} is not an http(s) URL",
+            hint="e.g. https://realtime.oxylabs.io",
+        )
 
 
 def _print_estimate(categories: list[Any], options: dict[str, Any]) -> None:
@@ -419,7 +507,14 @@ def _check_writable(out: str | None, store: str) -> None:
             raise ConfigError(f"{label} {path}: folder {folder} does not exist")
         if not os.access(folder, os.W_OK):
             raise ConfigError(f"{label} {path}: folder {folder} is not writable")
-    open_store(store).close()
+        if Path(path).is_dir():
+            raise ConfigError(f"{label} {path} is a folder; name a file")
+    if out is not None and Path(out).resolve() == Path(store).resolve():
+        raise ConfigError("--out and --store name the same file; give each its own")
+    try:
+        open_store(store).close()
+    except StoreError as exc:
+        raise ConfigError(str(exc), hint=exc.hint) from None
 
 
 def _new_run_id() -> str:
@@ -455,6 +550,13 @@ def _exit_for(outcome: Any, settings: RunSettings) -> None:
     if status == "interrupted":
         sys.exit(128 + (outcome.signal_number or signal.SIGINT))
     if status == "output_closed":
+        if settings.out is not None:
+            click.echo(
+                f"Error: the event output {settings.out} could not be written "
+                "(see above); the run stopped, the store keeps what was collected",
+                err=True,
+            )
+            sys.exit(EXIT_ERROR)
         sys.exit(EXIT_OUTPUT_CLOSED)
     if status == "budget":
         click.echo(
@@ -556,10 +658,10 @@ def _drop_none(value: Any) -> dict[str, Any]:
     default=None,
     help="[default: table on a terminal, csv otherwise]",
 )
-@click.option("--limit", type=click.IntRange(1), default=None)
+@click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=None)
 @click.option(
     "--min-products",
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_COUNT),
     default=0,
     help="Only sellers seen for at least this many distinct products.",
 )
@@ -606,8 +708,8 @@ def categories(as_json: bool) -> None:
 @main.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option("--faults", default="", metavar="SPEC", help="e.g. 5xx=0.2,429=0.1")
-@click.option("--latency", type=click.FloatRange(0, 60_000), default=0.0, metavar="MS")
-@click.option("--timeout-hang", type=click.FloatRange(0, 600), default=30.0)
+@click.option("--latency", type=Finite(0, 60_000), default=0.0, metavar="MS")
+@click.option("--timeout-hang", type=Finite(0, 600), default=30.0)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--replay", type=click.Path(exists=True, file_okay=False))
 def sandbox(

@@ -27,6 +27,9 @@ ERROR_TYPES = (
     "connection",
     "blocked",
     "api_error",
+    # Added by collect: a worker process died; the store could not be written.
+    "worker_lost",
+    "store_error",
 )
 ERROR_STAGES = ("api", "product_extraction", "seller_extraction", "price_parsing")
 

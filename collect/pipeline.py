@@ -34,6 +34,7 @@ from collect.models import Product
 from collect.progress import ProgressLine
 from collect.resume import Progress, encode_products, page_key
 from collect.settings import RunSettings
+from collect.signals import signals_held
 from collect.worker import AmazonTask, EbayTask, Task, TaskResult, worker_main
 from collect.writer import WriterConfig, writer_main
 
@@ -72,6 +73,7 @@ class Coordinator:
         self.ctx = multiprocessing.get_context(settings.start_method)
         self.events = self.ctx.Queue(maxsize=20_000)
         self.output_closed = self.ctx.Event()
+        self.store_failed = self.ctx.Event()
         self.gate = RequestGate(self.ctx, settings.rate, settings.max_requests)
         self.ids = EventIds(settings.run_id, 0)
         self.slots: dict[int, WorkerSlot] = {}
@@ -85,6 +87,7 @@ class Coordinator:
         self.amazon_done = False
         self.rate_limited_tasks = 0
         self.reopen_requested = False
+        self.hurry = False
         self.outcome = RunOutcome()
         self.stop_requested_at: float | None = None
         self.started = time.monotonic()
@@ -100,10 +103,12 @@ class Coordinator:
                 self._start_worker(worker_id)
             self._loop()
         finally:
+            # Our handlers stay after the run too: a late Ctrl-C only hurries the
+            # shutdown, it can never cut it short before the writer has its `stop`.
             self.progress_line.close()
-            self._restore_signal_handlers(previous)
             self._stop_workers()
             self._finish(writer)
+            signal.signal(signal.SIGHUP, previous[signal.SIGHUP])
         return self.outcome
 
     def _loop(self) -> None:
@@ -291,7 +296,8 @@ class Coordinator:
             name=f"collect-worker-{worker_id}",
             daemon=True,
         )
-        process.start()
+        with signals_held():
+            process.start()
         # Only the child may hold its end, so that its death reads as EOF here.
         theirs.close()
         self.slots[worker_id] = WorkerSlot(worker_id, process, ours, incarnation)
@@ -340,9 +346,11 @@ class Coordinator:
                 slot.conn.send(None)
         deadline = time.monotonic() + 5
         for slot in self.slots.values():
-            slot.process.join(timeout=max(0.1, deadline - time.monotonic()))
+            if not self.hurry:
+                slot.process.join(timeout=max(0.1, deadline - time.monotonic()))
             if slot.process.is_alive():
-                slot.process.terminate()
+                # Workers ignore SIGTERM (it is the coordinator's), so kill.
+                slot.process.kill()
                 slot.process.join(timeout=2)
             slot.conn.close()
 
@@ -359,14 +367,11 @@ class Coordinator:
         # Only a flag: queue operations are not safe inside a signal handler.
         self.reopen_requested = True
 
-    def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self.stop_requested_at is not None:
             # A second signal: stop waiting for in-flight requests.
             self.stop_requested_at = 0.0
+            self.hurry = True
             return
         log.warning("stopping: finishing requests in flight (signal again to quit now)")
         self._request_stop("interrupted", signal_number=signum)
@@ -377,7 +382,13 @@ class Coordinator:
             self._put(("reopen",))
         if self.stop_requested_at is not None:
             return
-        if self.output_closed.is_set():
+        if self.store_failed.is_set():
+            self._request_stop(
+                "fatal",
+                message="the seller store could not be written (see the error "
+                "above); stopped so as to spend no more requests",
+            )
+        elif self.output_closed.is_set():
             self._request_stop("output_closed")
         elif not self.writer.is_alive():
             # It logged why (output or store unusable); nothing could be saved now.
@@ -412,10 +423,11 @@ class Coordinator:
         )
         process = self.ctx.Process(
             target=writer_main,
-            args=(config, self.events, self.output_closed),
+            args=(config, self.events, self.output_closed, self.store_failed),
             name="collect-writer",
         )
-        process.start()
+        with signals_held():
+            process.start()
         return process
 
     def _finish(self, writer: BaseProcess) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from collect.providers.http import make_session
 from collect.providers.oxylabs import OxylabsClient, bestsellers_url
 from collect.search import search_request
 from collect.settings import RetryPolicy, RunSettings
+from collect.signals import leave_signals_to_the_coordinator
 
 log = logging.getLogger(__name__)
 
@@ -390,9 +390,7 @@ def worker_main(
     gate: RequestGate | None = None,
 ) -> None:
     """Entry point of a worker process (top-level so `spawn` can import it)."""
-    # The coordinator owns Ctrl-C and SIGHUP: it decides when workers stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    leave_signals_to_the_coordinator()
     setup_logging(settings.log_level)
     worker = Worker(worker_id, settings, events.put, incarnation=incarnation, gate=gate)
     while True:

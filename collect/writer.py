@@ -28,7 +28,6 @@ import logging
 import os
 import queue as queue_module
 import select
-import signal
 import stat
 import sys
 import time
@@ -40,6 +39,7 @@ from collect.errors import StoreError
 from collect.events import EventIds, create_activity_event, utc_timestamp
 from collect.metrics import MetricsFile
 from collect.models import Product
+from collect.signals import leave_signals_to_the_coordinator
 from collect.store import BatchResult, ProgressRecord, SightingRecord, Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -176,8 +176,8 @@ class LineOutput:
             logger.debug("event output closed by its reader; discarding events")
         elif exc.errno == errno.ENOSPC:
             logger.error(
-                "event output: no space left on device; further events are "
-                "discarded, the seller store is still being written"
+                "event output: no space left on device; the run stops, and the "
+                "seller store keeps what was collected"
             )
         else:
             logger.error("event output failed (%s); discarding further events", exc)
@@ -242,8 +242,10 @@ class Writer:
         output: LineOutput,
         *,
         clock: Callable[[], float] = time.monotonic,
+        on_store_failure: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_store_failure = on_store_failure
         self.store = store
         self.output = output
         self._clock = clock
@@ -349,7 +351,7 @@ class Writer:
             )
         except StoreError as exc:
             self.counters["sightings_lost"] += len(batch)
-            logger.error("%s; %d sightings lost (%s)", exc, len(batch), exc.hint)
+            self._store_failed(exc, f"{len(batch)} sightings could not be stored")
             return
         self._count(result)
         for worker, counts in result.by_worker.items():
@@ -375,9 +377,7 @@ class Writer:
                 products, self.config.run_id, utc_timestamp()
             )
         except StoreError as exc:
-            logger.error(
-                "%s; %d products not stored (%s)", exc, len(products), exc.hint
-            )
+            self._store_failed(exc, f"{len(products)} products could not be stored")
             return
         self.counters["products_stored"] += stored
         self._emit(
@@ -387,6 +387,15 @@ class Writer:
             source_worker_id=worker,
             operation_type="product_batch",
         )
+
+    def _store_failed(self, exc: StoreError, what: str) -> None:
+        """Say it in the stream and tell the coordinator: a run that cannot keep
+        what it finds must not go on spending requests."""
+        message = f"{what}: {exc}" + (f" ({exc.hint})" if exc.hint else "")
+        logger.error("%s", message)
+        self._emit("ebay", "error", error_type="store_error", error_message=message)
+        if self._on_store_failure is not None:
+            self._on_store_failure()
 
     def _complete(self, phase: str, totals: dict[str, Any], operation: str) -> None:
         self.apply_pending()
@@ -447,18 +456,22 @@ class Writer:
 
 
 def writer_main(
-    config: WriterConfig, queue: _Queue, output_closed: Any | None = None
+    config: WriterConfig,
+    queue: _Queue,
+    output_closed: Any | None = None,
+    store_failed: Any | None = None,
 ) -> None:
     """Run the writer until `stop` (or until the parent process dies).
 
     `output_closed` (a multiprocessing.Event) is set when the event output can
-    take no more lines (reader gone, disk full), so the coordinator can tell.
+    take no more lines (reader gone, disk full), `store_failed` when a batch could
+    not be stored, so the coordinator can tell.
     """
     # Ctrl-C reaches the whole process group; the coordinator decides when to
     # stop and then sends "stop", so the writer must not die first.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    leave_signals_to_the_coordinator()
     _log_to_stderr()
-    writer = _start_writer(config, output_closed)
+    writer = _start_writer(config, output_closed, store_failed)
     status = serve(writer, queue, config.parent_pid)
     writer.close(status)
 
@@ -473,7 +486,9 @@ def _log_to_stderr() -> None:
         )
 
 
-def _start_writer(config: WriterConfig, output_closed: Any | None) -> Writer:
+def _start_writer(
+    config: WriterConfig, output_closed: Any | None, store_failed: Any | None = None
+) -> Writer:
     """Open the output and the store, or log why not and exit with status 2."""
     on_closed = output_closed.set if output_closed is not None else None
     try:
@@ -487,7 +502,8 @@ def _start_writer(config: WriterConfig, output_closed: Any | None) -> Writer:
     except StoreError as exc:
         logger.error("%s (%s)", exc, exc.hint)
         raise SystemExit(2) from None
-    return Writer(config, store, output)
+    on_failure = store_failed.set if store_failed is not None else None
+    return Writer(config, store, output, on_store_failure=on_failure)
 
 
 def _settings(config: WriterConfig) -> dict[str, Any]:

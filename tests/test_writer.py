@@ -337,8 +337,8 @@ def test_full_disk_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
             output.flush()
     assert calls == ["closed"]
     assert caplog.messages == [
-        "event output: no space left on device; further events are discarded, "
-        "the seller store is still being written"
+        "event output: no space left on device; the run stops, and the "
+        "seller store keeps what was collected"
     ]
 
 

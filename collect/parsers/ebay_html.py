@@ -75,6 +75,10 @@ def parse_search_page(html: bytes | str) -> SearchPage:
         if looks_blocked(html):
             raise Blocked("eBay answered with a bot check instead of results")
         raise ParseError("not an eBay search-results page (no result list found)")
+    if _is_truncated(html):
+        # A body cut in transit still parses, as a page with fewer cards and no
+        # next link: taken as complete it would end the product's search early.
+        raise ParseError("the page is truncated (it has no closing </html> tag)")
 
     sightings: list[SellerSighting] = []
     listings = placeholders = 0
@@ -86,6 +90,13 @@ def parse_search_page(html: bytes | str) -> SearchPage:
         if (sighting := _read_card(card)) is not None:
             sightings.append(sighting)
     return SearchPage(sightings, listings, placeholders, _has_next(tree))
+
+
+def _is_truncated(html: bytes | str) -> bool:
+    tail = html[-2048:]
+    if isinstance(tail, str):
+        tail = tail.encode("utf-8", "replace")
+    return b"</html>" not in tail.lower()
 
 
 def _parse_tree(html: bytes | str) -> LexborHTMLParser:

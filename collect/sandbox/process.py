@@ -7,10 +7,13 @@ interpreter lock, and it dies with the run.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from types import TracebackType
 
 from collect.errors import CollectError
 from collect.sandbox.server import SandboxConfig, sandbox_process_main
+from collect.signals import signals_held
 
 START_TIMEOUT = 30.0
 
@@ -31,7 +34,8 @@ class SandboxProcess:
             name="collect-sandbox",
             daemon=True,
         )
-        self._process.start()
+        with signals_held():
+            self._process.start()
         theirs.close()
         if not ours.poll(START_TIMEOUT):
             self._stop()
@@ -55,7 +59,8 @@ class SandboxProcess:
     def _stop(self) -> None:
         if self._process is None:
             return
-        self._process.terminate()
+        if self._process.pid is not None and self._process.is_alive():
+            os.kill(self._process.pid, signal.SIGUSR1)
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()

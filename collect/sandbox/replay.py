@@ -5,10 +5,12 @@ Layout of a replay folder:
     DIR/amazon/<node_id>.json     page 1 of a best-seller list
     DIR/amazon/<node_id>-pN.json  page N (N > 1)
     DIR/ebay/*.html               recorded eBay search pages
+    DIR/browse/*.json             recorded eBay Browse API search answers
 
 An Amazon file holds either a whole Oxylabs answer (served byte for byte) or only the
-parsed content (the server wraps it). eBay pages are chosen from (query, page) with a
-stable hash over the sorted file list, so the same search always replays the same page.
+parsed content (the server wraps it). eBay pages are chosen from (query, page), Browse
+answers from (query, offset), with a stable hash over the sorted file list, so the same
+search always replays the same page. Browse answers are served byte for byte.
 A request with no recording returns None; the server answers it with a faulted job.
 """
 
@@ -59,9 +61,19 @@ class ReplayStore:
         pages = sorted((self.root / "ebay").glob("*.html"))
         if not pages:
             return None
-        key = f"{query}\n{page}".encode()
-        index = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % len(pages)
-        return _read_page(pages[index], pages[index].stat().st_mtime_ns)
+        chosen = pages[_pick(f"{query}\n{page}", len(pages))]
+        return _read_page(chosen, chosen.stat().st_mtime_ns)
+
+    def browse_answer(self, query: str, offset: int) -> bytes | None:
+        answers = sorted((self.root / "browse").glob("*.json"))
+        if not answers:
+            return None
+        chosen = answers[_pick(f"{query}\n{offset}", len(answers))]
+        return _read_answer(chosen, chosen.stat().st_mtime_ns)
+
+
+def _pick(key: str, count: int) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % count
 
 
 def _is_envelope(document: object) -> bool:
@@ -78,3 +90,8 @@ def _read_page(path: Path, mtime_ns: int) -> str:
     # Recorded pages are 1-3 MB; caching by (path, mtime) keeps replay fast while
     # still noticing a file that was replaced.
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+@lru_cache(maxsize=16)
+def _read_answer(path: Path, mtime_ns: int) -> bytes:
+    return path.read_bytes()

@@ -1,6 +1,8 @@
-"""The sandbox: Oxylabs' realtime endpoint served on 127.0.0.1 from synthetic data.
+"""The sandbox: Oxylabs' realtime endpoint and eBay's Browse API on 127.0.0.1.
 
     POST /v1/queries   `amazon_bestsellers` (parsed content) or `universal` (raw HTML)
+    POST /identity/v1/oauth2/token           eBay client-credentials token
+    GET  /buy/browse/v1/item_summary/search  eBay Browse search (see `browse`)
     GET  /health       {"ok": true}
     GET  /stats        the counters, as JSON
 
@@ -9,7 +11,10 @@ basic auth and the rate limit, validate the body, then either misbehave as rolle
 answer from `synth` (or from `replay` when a replay folder is set). The deciding happens
 in `SandboxApp`, which knows nothing of sockets; the handler only puts its `Answer` on
 the wire. Answer bodies are deterministic (job ids and timestamps included), so the
-same request always gets the same bytes unless the dice say otherwise.
+same request always gets the same bytes unless the dice say otherwise. Browse searches
+roll the same dice (no faulted jobs or bot checks there: those are Oxylabs and HTML
+things) after the bearer token is checked; tokens are random and die `token_ttl_s`
+after they were issued, whatever `expires_in` announced.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from collect.errors import ConfigError
-from collect.sandbox import synth
+from collect.sandbox import browse, synth
 from collect.sandbox.faults import Fault, FaultDice, FaultRates, RateLimiter, Roll
 from collect.sandbox.replay import ReplayStore
 
@@ -46,7 +51,13 @@ FAULTED_STATUS = 613
 TOO_MANY_REQUESTS = "Too many requests. (Total Dynamic)."
 SOURCES = ("amazon_bestsellers", "universal")
 # Outcomes that are not dice faults, counted beside the `Fault` values.
-EXTRA_OUTCOMES = ("unauthorized", "throttled", "bad_request", "internal_error")
+EXTRA_OUTCOMES = (
+    "unauthorized",
+    "throttled",
+    "bad_request",
+    "internal_error",
+    "token_expired",
+)
 # Deterministic timestamps: jobs are spread over the year after this instant.
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -75,6 +86,9 @@ class SandboxConfig:
     password: str = "sandbox"
     products_per_category: int = 50
     seller_population: int = 400
+    ebay_client_id: str = "sandbox"
+    ebay_client_secret: str = "sandbox"
+    token_ttl_s: float = 7200.0
 
     def __post_init__(self) -> None:
         # Checked here, in the parent, so a bad setting is reported to the user
@@ -89,6 +103,8 @@ class SandboxConfig:
             raise ConfigError("sandbox rate_limit_rps must not be negative")
         if self.products_per_category < 1 or self.seller_population < 1:
             raise ConfigError("sandbox products and sellers must be at least 1")
+        if not self.token_ttl_s > 0:
+            raise ConfigError("sandbox token_ttl_s must be above 0")
 
     def fault_rates(self) -> FaultRates:
         return FaultRates(
@@ -166,6 +182,9 @@ class SandboxStats:
             "http_429": counts.get("status/429", 0),
             "retry_after": counts.get("retry_after", 0),
             "no_data": counts.get("no_data", 0),
+            "browse_searches": counts.get("source/browse", 0),
+            "token_requests": counts.get("source/oauth", 0),
+            "tokens_issued": counts.get("tokens_issued", 0),
         }
 
 
@@ -195,6 +214,11 @@ class SandboxApp:
         self._replay = ReplayStore(config.replay_dir) if config.replay_dir else None
         self._expected_auth = _basic_auth(config.username, config.password)
         self._quota_id = str(uuid.UUID(bytes=_digest("quota", config.seed)[:16]))
+        self._tokens = browse.TokenRegistry(config.token_ttl_s)
+        self._browse_limiter = RateLimiter(config.rate_limit_rps)
+        self._expected_ebay_auth = _basic_auth(
+            config.ebay_client_id, config.ebay_client_secret
+        )
 
     def answer_query(self, authorization: str | None, body: bytes) -> Answer:
         roll = self._dice.roll()
@@ -379,6 +403,96 @@ class SandboxApp:
             headers[f"{prefix}-remaining"] = str(self._limiter.remaining())
         return headers
 
+    # --- eBay Browse API -------------------------------------------------------------
+
+    def answer_token(self, authorization: str | None, body: bytes) -> Answer:
+        """A client-credentials grant: a fresh random token, or eBay's refusal."""
+        if (authorization or "").strip() != self._expected_ebay_auth:
+            error = browse.oauth_error("invalid_client", "client authentication failed")
+            answer = _json_answer(401, error, "unauthorized")
+        else:
+            try:
+                browse.check_token_request(body)
+            except browse.BadBrowseRequest as exc:
+                answer = _json_answer(400, exc.body, "bad_request")
+            else:
+                token = browse.token_answer(self._tokens.issue())
+                answer = _json_answer(200, token, Fault.NONE.value)
+                self.stats.count("tokens_issued")
+        self.stats.record(answer, "oauth")
+        return answer
+
+    def answer_browse(
+        self, authorization: str | None, query_string: str, base_url: str
+    ) -> Answer:
+        """A Browse search: token first, then the quota, then the dice and the data."""
+        roll = self._dice.roll()
+        answer = self._browse_gatekeeper(authorization)
+        if answer is None:
+            try:
+                query = browse.parse_search_query(query_string)
+                answer = self._browse_answer(query, roll, base_url)
+            except browse.BadBrowseRequest as exc:
+                answer = _json_answer(400, exc.body, "bad_request")
+        answer.delay_s = roll.delay_s
+        self.stats.record(answer, "browse")
+        return answer
+
+    def _browse_gatekeeper(self, authorization: str | None) -> Answer | None:
+        token = browse.bearer_token(authorization)
+        if token is None:
+            return _json_answer(401, browse.missing_token_body(), "unauthorized")
+        if not self._tokens.accepts(token):
+            return _json_answer(401, browse.invalid_token_body(), "token_expired")
+        if not self._browse_limiter.take():
+            return _json_answer(429, browse.too_many_requests_body(), "throttled")
+        return None
+
+    def _browse_answer(
+        self, query: browse.BrowseQuery, roll: Roll, base_url: str
+    ) -> Answer:
+        fault = roll.fault
+        if fault is Fault.RATE_LIMIT:
+            answer = _json_answer(429, browse.too_many_requests_body(), fault.value)
+            if roll.retry_after:
+                answer.headers["Retry-After"] = "1"
+            return answer
+        if fault is Fault.SERVER_ERROR:
+            if roll.server_error_status == 502:
+                return self._server_error(502)
+            body = browse.internal_error_body()
+            return _json_answer(roll.server_error_status, body, fault.value)
+        if fault is Fault.TIMEOUT:
+            return Answer(0, outcome=fault.value, hang_s=self.config.timeout_hang_s)
+        if fault is Fault.MALFORMED:
+            return Answer(200, _MALFORMED_BROWSE, _JSON_HEADERS, fault.value)
+        body = self._browse_data(query, base_url)
+        if fault is Fault.TRUNCATED:
+            return Answer(200, body[: len(body) // 2], _JSON_HEADERS, fault.value)
+        # Faulted jobs and bot checks have no Browse counterpart: a clean answer.
+        return Answer(200, body, _JSON_HEADERS, Fault.NONE.value)
+
+    def _browse_data(self, query: browse.BrowseQuery, base_url: str) -> bytes:
+        if self._replay is not None:
+            key = synth.normalize_query(query.q)
+            recorded = self._replay.browse_answer(key, query.offset)
+            if recorded is not None:
+                return recorded
+            # No recording: an answer with no results, as eBay gives for no match.
+            self.stats.count("no_data")
+            return orjson.dumps(browse.empty_answer(query, base_url))
+        answer = browse.search_answer(self.config.seed, query, self.config, base_url)
+        return orjson.dumps(answer)
+
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_MALFORMED_BROWSE = b'{"href": "/buy/browse/v1/item_summary/search", "itemSummaries": ['
+_MALFORMED_BROWSE += b"<html>upstream sent garbage</html>"
+
+
+def _json_answer(status: int, body: dict[str, Any], outcome: str) -> Answer:
+    return Answer(status, orjson.dumps(body), dict(_JSON_HEADERS), outcome)
+
 
 # A 200 whose body is not JSON at all, as a misbehaving proxy might send.
 _MALFORMED_BODY = b'{"results": [{"content": <html>upstream sent garbage</html>'
@@ -462,7 +576,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
     server: SandboxServer
 
     def do_GET(self) -> None:
-        if self.path == "/health":
+        path, _, query_string = self.path.partition("?")
+        if path == browse.SEARCH_PATH:
+            app = self.server.app
+            authorization = self.headers.get("Authorization")
+            self._answer_with(
+                lambda: app.answer_browse(authorization, query_string, self.server.url)
+            )
+        elif self.path == "/health":
             self._send(
                 Answer(200, b'{"ok":true}', {"Content-Type": "application/json"})
             )
@@ -476,12 +597,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        if self.path.split("?", 1)[0] != QUERIES_PATH:
-            self._send_not_found()
-            return
+        path = self.path.split("?", 1)[0]
         app = self.server.app
+        authorization = self.headers.get("Authorization")
+        if path == QUERIES_PATH:
+            self._answer_with(lambda: app.answer_query(authorization, body))
+        elif path == browse.TOKEN_PATH:
+            self._answer_with(lambda: app.answer_token(authorization, body))
+        else:
+            self._send_not_found()
+
+    def _answer_with(self, decide: Callable[[], Answer]) -> None:
         try:
-            answer = app.answer_query(self.headers.get("Authorization"), body)
+            answer = decide()
         except Exception:
             logger.exception("sandbox failed on a query")
             answer = Answer(500, b'{"message":"Sandbox internal error."}')

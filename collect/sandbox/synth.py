@@ -18,7 +18,7 @@ import hashlib
 import html
 import random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import accumulate
 from typing import Protocol
@@ -430,17 +430,39 @@ def search_results(
     """The listings of one search page, from (seed, normalized query, page) only."""
     key = normalize_query(query)
     plan = _query_plan(seed, key)
+    listings = _page_listings(seed, key, plan, page, config)
+    if plan.grid:
+        # Grid pages show no seller row; the listings still have their sellers,
+        # which the Browse API (see `search_listings`) does show.
+        listings = tuple(replace(listing, seller=None) for listing in listings)
+    return SearchResults(key, page, plan.total_pages, plan.grid, listings)
+
+
+def search_listings(
+    seed: int, query: str, config: SynthSettings
+) -> tuple[Listing, ...]:
+    """Every listing of a search, page after page, each with its seller: what the
+    Browse API pages through by offset. Page N of `search_results` is the slice
+    starting at (N - 1) * EBAY_PAGE_SIZE."""
+    key = normalize_query(query)
+    plan = _query_plan(seed, key)
+    return tuple(
+        listing
+        for page in range(1, plan.total_pages + 1)
+        for listing in _page_listings(seed, key, plan, page, config)
+    )
+
+
+def _page_listings(
+    seed: int, key: str, plan: _QueryPlan, page: int, config: SynthSettings
+) -> tuple[Listing, ...]:
     if page < 1 or page > plan.total_pages:
-        return SearchResults(key, page, plan.total_pages, plan.grid, ())
+        return ()
     cards = EBAY_PAGE_SIZE if page < plan.total_pages else plan.last_page_cards
     rng = stable_rng(seed, "ebay-page", key, page)
     population = seller_population(seed, config.seller_population)
     sellers = pick_sellers(rng, population, cards)
-    listings = tuple(
-        _make_listing(rng, key, plan, None if plan.grid else seller)
-        for seller in sellers
-    )
-    return SearchResults(key, page, plan.total_pages, plan.grid, listings)
+    return tuple(_make_listing(rng, key, plan, seller) for seller in sellers)
 
 
 def _make_listing(
