@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -719,7 +721,8 @@ def test_faults_apply_in_replay_mode(
 
 
 def test_sandbox_runs_in_a_spawned_process() -> None:
-    """The URL arrives over the pipe; SIGTERM stops the child cleanly."""
+    """The URL arrives over the pipe; SIGUSR1 stops the child cleanly, while the
+    SIGTERM and SIGINT meant for the whole run leave it serving."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=sandbox_process_main, args=(CONFIG, sender))
@@ -728,8 +731,12 @@ def test_sandbox_runs_in_a_spawned_process() -> None:
         assert receiver.poll(20)
         url = receiver.recv()
         assert requests.get(f"{url}/health", timeout=5).json() == {"ok": True}
+        for ignored in (signal.SIGTERM, signal.SIGINT):
+            os.kill(process.pid, ignored)
+        time.sleep(0.3)
+        assert requests.get(f"{url}/health", timeout=5).json() == {"ok": True}
     finally:
-        process.terminate()
+        os.kill(process.pid, signal.SIGUSR1)
         process.join(10)
         receiver.close()
         sender.close()

@@ -42,6 +42,7 @@ from collect.errors import ConfigError
 from collect.sandbox import browse, synth
 from collect.sandbox.faults import Fault, FaultDice, FaultRates, RateLimiter, Roll
 from collect.sandbox.replay import ReplayStore
+from collect.signals import leave_signals_to_the_coordinator
 
 logger = logging.getLogger(__name__)
 
@@ -730,11 +731,14 @@ def serve_forever(
 
 def sandbox_process_main(config: SandboxConfig, conn: Connection) -> None:
     """Entry point of a child process (works with `spawn`): send the URL over `conn`,
-    then serve until SIGTERM or until the parent process is gone."""
+    then serve until SIGUSR1 or until the parent process is gone.
+
+    Ctrl-C and SIGTERM reach the whole process group: the run must keep its
+    simulator while it winds down, so only SIGUSR1 (or the parent's death) stops it.
+    """
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    # Ctrl-C reaches the whole process group; the parent decides when we stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    leave_signals_to_the_coordinator()
+    signal.signal(signal.SIGUSR1, lambda signum, frame: stop.set())
     parent = os.getppid()
     try:
         handle = start_sandbox(config)
