@@ -95,15 +95,26 @@ class GiveUp(Exception):
 
 
 class EventEmitter:
-    """Builds this worker's events and puts them on the writer's queue as lines."""
+    """Builds this worker's events and sends them to the writer's queue as lines.
+
+    Lines go in batches: one queue message costs the writer far more than one line
+    (locks, a pipe read, unpickling), so a burst of events shares a message. A
+    `fetching` event is sent at once (`flush=True`), since a request follows it and
+    a watcher must see what the worker is waiting on.
+    """
+
+    BATCH_LINES = 64
 
     def __init__(self, worker_id: int, run_id: str, put: Put, incarnation: int = 0):
         self.worker_id = worker_id
         self._run_id = run_id
         self._ids = EventIds(run_id, worker_id, incarnation)
         self._put = put
+        self._lines: list[bytes] = []
 
-    def __call__(self, phase: str, action: str, **fields: Any) -> None:
+    def __call__(
+        self, phase: str, action: str, *, flush: bool = False, **fields: Any
+    ) -> None:
         event = create_activity_event(
             self.worker_id,
             phase,
@@ -112,7 +123,14 @@ class EventEmitter:
             run_id=self._run_id,
             **fields,
         )
-        self._put(("line", event.to_json_line()))
+        self._lines.append(event.to_json_line())
+        if flush or len(self._lines) >= self.BATCH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._lines:
+            self._put(("lines", self._lines))
+            self._lines = []
 
 
 class Worker:
@@ -140,9 +158,12 @@ class Worker:
         )
 
     def execute(self, task: Task) -> TaskResult:
-        if isinstance(task, AmazonTask):
-            return self.run_amazon(task)
-        return self.run_ebay(task)
+        try:
+            if isinstance(task, AmazonTask):
+                return self.run_amazon(task)
+            return self.run_ebay(task)
+        finally:
+            self.emit.flush()
 
     # -- Amazon -------------------------------------------------------------------
 
@@ -284,6 +305,7 @@ class Worker:
             self.emit(
                 phase,
                 "fetching",
+                flush=True,
                 url=url,
                 api_params=api_params,
                 attempt=attempt,

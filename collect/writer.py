@@ -2,10 +2,12 @@
 
 Workers and the coordinator put messages on one multiprocessing queue:
 
-    ("line", bytes)                        an event line, written as-is
+    ("line", bytes), ("lines", [bytes, ...])   event lines, written as-is
     ("sightings", worker_id, asin, seen_at, [(seller, feedback %, count), ...])
     ("products", worker_id, [Product, ...])
+    ("progress", job_id, kind, key, payload)    a task done, after its sightings
     ("complete", phase, totals, operation_type)   operation_type "phase" or "run"
+    ("reopen",)                                   SIGHUP: reopen --out by name
     ("stop",)
 
 Sightings are applied to the store in batches; after each commit the writer emits
@@ -267,9 +269,10 @@ class Writer:
         """Act on one message; False once it was `stop`."""
         match message:
             case ("line", bytes() as line):
-                self.output.write_line(line if line.endswith(b"\n") else line + b"\n")
-                if self.metrics is not None:
-                    self.metrics.observe_line(line)
+                self._write(line)
+            case ("lines", list() as lines):
+                for line in lines:
+                    self._write(line)
             case ("sightings", int() as worker, str() as asin, str() as seen_at, rows):
                 self._add_sightings(worker, asin, seen_at, rows)
             case ("products", int() as worker, list() as products):
@@ -286,6 +289,11 @@ class Writer:
             case _:
                 logger.warning("writer ignored an unknown message: %.200r", message)
         return True
+
+    def _write(self, line: bytes) -> None:
+        self.output.write_line(line if line.endswith(b"\n") else line + b"\n")
+        if self.metrics is not None:
+            self.metrics.observe_line(line)
 
     def tick(self) -> None:
         """Apply a batch and flush the output when their time has come."""

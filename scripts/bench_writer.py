@@ -67,6 +67,7 @@ def produce(worker_id: int, count: int, queue: Any, start: Any) -> None:
     for sequence in range(count):
         phase, action, fields = event_fields(sequence)
         emit(phase, action, started_at=utc_timestamp(), **fields)
+    emit.flush()
 
 
 def run_writer(
