@@ -53,6 +53,7 @@ from collect.limits import DEFAULT_RATES
 from collect.logs import setup_logging
 from collect.outcome import judge_outcome
 from collect.settings import (
+    BROWSE_URL,
     OXYLABS_URL,
     Credentials,
     PriceBand,
@@ -238,6 +239,35 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
 )
 @click.option("--backoff", type=Finite(0.0, 60), default=1.0, hidden=True)
 @click.option(
+    "--ebay-source",
+    type=click.Choice(["oxylabs", "browse"]),
+    default="oxylabs",
+    show_default=True,
+    help="eBay search pages through Oxylabs, or eBay's own Browse API "
+    "(EBAY_CLIENT_ID, EBAY_CLIENT_SECRET).",
+)
+@click.option(
+    "--browse-url",
+    envvar="EBAY_BROWSE_URL",
+    default=BROWSE_URL,
+    show_default=True,
+    help="Base URL of the eBay APIs (env EBAY_BROWSE_URL).",
+)
+@click.option(
+    "--browse-limit",
+    type=click.IntRange(1, 200),
+    default=200,
+    show_default=True,
+    help="Items per Browse API search page.",
+)
+@click.option(
+    "--browse-daily-budget",
+    type=click.IntRange(1, MAX_COUNT),
+    default=5000,
+    show_default=True,
+    help="Browse API calls allowed per UTC day, shared by runs on this store.",
+)
+@click.option(
     "--oxylabs-url",
     envvar="OXYLABS_URL",
     default=OXYLABS_URL,
@@ -255,7 +285,8 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
 @click.option(
     "--replay",
     type=click.Path(exists=True, file_okay=False),
-    help="With --sandbox: answer from recorded files in DIR/amazon and DIR/ebay.",
+    help="With --sandbox: answer from recorded files in DIR/amazon, DIR/ebay "
+    "and DIR/browse.",
 )
 @click.option(
     "--rate",
@@ -434,6 +465,7 @@ def _run_settings(
                 hint="set OXYLABS_USERNAME and OXYLABS_PASSWORD, or add --sandbox",
             )
     _check_url(options["oxylabs_url"])
+    ebay = _ebay_credentials(options, sandbox_url)
     read_timeout = options["read_timeout"] or (5.0 if sandbox_url else 180.0)
     rate = options["rate"]
     if rate is None:
@@ -460,15 +492,47 @@ def _run_settings(
         max_requests=options["max_requests"],
         max_error_rate=options["max_error_rate"],
         metrics_file=options["metrics_file"],
+        ebay_source=options["ebay_source"],
+        browse_url=sandbox_url or options["browse_url"],
+        ebay=ebay,
+        browse_limit=options["browse_limit"],
+        browse_daily_budget=options["browse_daily_budget"],
+        browse_rate=0.0 if sandbox_url else DEFAULT_RATES["browse"],
         progress=options["progress"],
         log_level=logging.getLogger().level,
     )
 
 
-def _check_url(url: str) -> None:
+def _ebay_credentials(
+    options: dict[str, Any], sandbox_url: str | None
+) -> Credentials | None:
+    if options["ebay_source"] != "browse":
+        return None
+    from collect.providers.ebay_browse import max_browse_pages
+
+    pages = max_browse_pages(options["browse_limit"])
+    if options["ebay_pages"] > pages:
+        raise ConfigError(
+            f"--ebay-pages {options['ebay_pages']} goes past the Browse API's "
+            f"10,000th item at {options['browse_limit']} items a page",
+            hint=f"use at most {pages} pages",
+        )
+    if sandbox_url:
+        return Credentials("sandbox", "sandbox")
+    _check_url(options["browse_url"], "--browse-url")
+    credentials = Credentials.from_env("EBAY_CLIENT_ID", "EBAY_CLIENT_SECRET")
+    if credentials is None:
+        raise ConfigError(
+            "no eBay API credentials",
+            hint="set EBAY_CLIENT_ID and EBAY_CLIENT_SECRET, or add --sandbox",
+        )
+    return credentials
+
+
+def _check_url(url: str, option: str = "--oxylabs-url") -> None:
     if not url.startswith(("http://", "https://")) or len(url) < 10:
         raise ConfigError(
-            f"--oxylabs-url {url!r} is not an http(s) URL",
+            f"{option} {url!r} is not an http(s) URL",
             hint="e.g. https://realtime.oxylabs.io",
         )
 
@@ -559,11 +623,14 @@ def _exit_for(outcome: Any, settings: RunSettings) -> None:
             sys.exit(EXIT_ERROR)
         sys.exit(EXIT_OUTPUT_CLOSED)
     if status == "budget":
-        click.echo(
-            f"Error: the request budget of {settings.max_requests} is spent "
-            "(fix: raise --max-requests, or continue later with --resume)",
-            err=True,
+        daily = "daily" in (outcome.message or "")
+        fix = (
+            "raise --browse-daily-budget, or continue after the reset with --resume"
+            if daily
+            else "raise --max-requests, or continue later with --resume"
         )
+        message = outcome.message or "the request budget is spent"
+        click.echo(f"Error: {message} (fix: {fix})", err=True)
         sys.exit(EXIT_TEMPORARY)
     if status == "fatal":
         click.echo(f"Error: {outcome.message}", err=True)

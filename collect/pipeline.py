@@ -32,6 +32,8 @@ from collect.events import EventIds, create_activity_event
 from collect.limits import RequestGate
 from collect.models import Product
 from collect.progress import ProgressLine
+from collect.providers.ebay_browse import DailyBudget, budget_path
+from collect.providers.token import SharedToken
 from collect.resume import Progress, encode_products, page_key
 from collect.settings import RunSettings
 from collect.signals import signals_held
@@ -75,6 +77,9 @@ class Coordinator:
         self.output_closed = self.ctx.Event()
         self.store_failed = self.ctx.Event()
         self.gate = RequestGate(self.ctx, settings.rate, settings.max_requests)
+        self.browse_gate = RequestGate(self.ctx, settings.browse_rate)
+        # One OAuth token for every worker: eBay allows 1,000 token requests a day.
+        self.token = SharedToken(self.ctx)
         self.ids = EventIds(settings.run_id, 0)
         self.slots: dict[int, WorkerSlot] = {}
         self.restarts: Counter[int] = Counter()
@@ -292,6 +297,8 @@ class Coordinator:
                 self.events,
                 incarnation,
                 self.gate,
+                self.browse_gate,
+                self.token,
             ),
             name=f"collect-worker-{worker_id}",
             daemon=True,
@@ -441,6 +448,14 @@ class Coordinator:
             "requests": self.gate.spent,
             "rounds": self.rounds,
         }
+        if self.settings.ebay_source == "browse":
+            run_totals["browse_requests"] = self.browse_gate.spent
+            run_totals["browse_token_requests"] = self.token.fetches
+            budget = DailyBudget(
+                budget_path(self.settings.store), self.settings.browse_daily_budget
+            )
+            run_totals["browse_calls_today"] = budget.used()
+            run_totals["browse_daily_budget"] = budget.limit
         self._complete("ebay", "run", run_totals)
         self._put(("stop",))
         writer.join()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from collect.errors import ConfigError
 
 OXYLABS_URL = "https://realtime.oxylabs.io"
+BROWSE_URL = "https://api.ebay.com"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,12 @@ class RunSettings:
     max_error_rate: float = 0.2
     job_id: str = ""  # the run whose tasks this one continues; "" = its own
     metrics_file: str | None = None
+    ebay_source: str = "oxylabs"  # or "browse": eBay's Browse API
+    browse_url: str = BROWSE_URL
+    ebay: Credentials | None = None
+    browse_limit: int = 200
+    browse_daily_budget: int = 5000
+    browse_rate: float = 0.0
     progress: bool = True  # a progress line on stderr, when it is a terminal
 
     @property

@@ -10,6 +10,7 @@ store.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import random
 import time
 from collections.abc import Callable
@@ -27,12 +28,19 @@ from collect.errors import (
 from collect.events import EventIds, create_activity_event, utc_timestamp
 from collect.limits import BudgetExhausted, RequestGate
 from collect.logs import setup_logging
-from collect.models import Product, RejectedProduct
+from collect.models import Product, RejectedProduct, SearchPage
 from collect.parsers.amazon import parse_bestsellers
 from collect.parsers.ebay_html import parse_search_page
+from collect.providers.ebay_browse import (
+    BrowseClient,
+    DailyBudget,
+    DailyBudgetExhausted,
+    budget_path,
+)
 from collect.providers.http import make_session
 from collect.providers.oxylabs import OxylabsClient, bestsellers_url
-from collect.search import search_request
+from collect.providers.token import SharedToken
+from collect.search import SearchRequest, search_request
 from collect.settings import RetryPolicy, RunSettings
 from collect.signals import leave_signals_to_the_coordinator
 
@@ -142,12 +150,14 @@ class Worker:
         *,
         incarnation: int = 0,
         gate: RequestGate | None = None,
+        browse_gate: RequestGate | None = None,
+        token: SharedToken | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.worker_id = worker_id
         self.settings = settings
         self.put = put
-        self.gate = gate
+        self.gates = {"oxylabs": gate, "browse": browse_gate}
         self.emit = EventEmitter(worker_id, settings.run_id, put, incarnation)
         self.sleep = sleep
         self.client = OxylabsClient(
@@ -155,6 +165,22 @@ class Worker:
             settings.oxylabs_url,
             settings.oxylabs,
             (settings.connect_timeout, settings.read_timeout),
+        )
+        self.browse = (
+            self._browse_client(token) if settings.ebay_source == "browse" else None
+        )
+
+    def _browse_client(self, token: SharedToken | None) -> BrowseClient:
+        settings = self.settings
+        budget = DailyBudget(budget_path(settings.store), settings.browse_daily_budget)
+        return BrowseClient(
+            make_session(),
+            settings.browse_url,
+            settings.ebay,
+            (settings.connect_timeout, settings.read_timeout),
+            token if token is not None else SharedToken(multiprocessing.get_context()),
+            limit=settings.browse_limit,
+            budget=budget,
         )
 
     def execute(self, task: Task) -> TaskResult:
@@ -235,15 +261,10 @@ class Worker:
                 self.settings.query_max_chars,
             )
 
-            def call(url: str = request.url) -> Any:
-                result = self.client.universal(url)
-                if not isinstance(result.content, str):
-                    raise ParseError("the answer holds no HTML page", stage="api")
-                return parse_search_page(result.content)
-
+            provider, url, call = self._search_call(request)
             try:
                 page, duration_ms, spent = self.fetch(
-                    "ebay", context, request.url, request.api_params, call
+                    "ebay", context, url, request.api_params, call, provider
                 )
             except GiveUp as stop:
                 return _failure(
@@ -261,7 +282,7 @@ class Worker:
             self.emit(
                 "ebay",
                 "found",
-                url=request.url,
+                url=url,
                 api_params=request.api_params,
                 duration_ms=duration_ms,
                 items_count=len(page.sightings),
@@ -275,6 +296,22 @@ class Worker:
         return TaskResult(
             task, "done", requests=requests, pages=pages, sightings=sightings
         )
+
+    def _search_call(
+        self, request: SearchRequest
+    ) -> tuple[str, str, Callable[[], SearchPage]]:
+        """(provider, URL shown in events, the request) for one search page."""
+        browse = self.browse
+        if browse is not None:
+            return "browse", browse.url_for(request), lambda: browse.search(request)
+
+        def call() -> SearchPage:
+            result = self.client.universal(request.url)
+            if not isinstance(result.content, str):
+                raise ParseError("the answer holds no HTML page", stage="api")
+            return parse_search_page(result.content)
+
+        return "oxylabs", request.url, call
 
     def _send_sightings(self, asin: str, sightings: list[Any]) -> None:
         if not sightings:
@@ -291,6 +328,7 @@ class Worker:
         url: str,
         api_params: dict[str, Any],
         call: Callable[[], T],
+        provider: str = "oxylabs",
     ) -> tuple[T, int, int]:
         """Run `call` until it succeeds or retries are spent.
 
@@ -298,9 +336,10 @@ class Worker:
         Every attempt emits `fetching`; every failure `rate_limited` or `error`.
         """
         policy = self.settings.retry
+        gate = self.gates.get(provider)
         failures = waits = 0
         for attempt in range(1, policy.attempts + policy.rate_limit_waits + 1):
-            self._wait_turn(attempt)
+            self._wait_turn(gate, attempt)
             started = time.time()
             self.emit(
                 phase,
@@ -329,21 +368,21 @@ class Worker:
                 )
                 if exhausted:
                     raise GiveUp(error, attempt) from error
-                if isinstance(error, RateLimited) and self.gate is not None:
+                if isinstance(error, RateLimited) and gate is not None:
                     # The limit is the pool's, not this worker's: everyone waits.
-                    self.gate.pause(delay)
+                    gate.pause(delay)
                 else:
                     self.sleep(delay)
                 continue
             return value, round((time.perf_counter() - t0) * 1000), attempt
         raise AssertionError("unreachable: the loop bound covers every exit")
 
-    def _wait_turn(self, attempt: int) -> None:
+    def _wait_turn(self, gate: RequestGate | None, attempt: int) -> None:
         """Take this request's place under the shared rate limit and budget."""
-        if self.gate is None:
+        if gate is None:
             return
         try:
-            self.gate.acquire(self.sleep)
+            gate.acquire(self.sleep)
         except BudgetExhausted as error:
             raise GiveUp(error, attempt - 1) from error
 
@@ -387,7 +426,7 @@ def retry_delay(
 
 def _failure(task: Task, stop: GiveUp, **counts: Any) -> TaskResult:
     error = stop.error
-    if isinstance(error, BudgetExhausted):
+    if isinstance(error, BudgetExhausted | DailyBudgetExhausted):
         status = "budget"
     elif isinstance(error, HttpError) and error.http_status in FATAL_STATUSES:
         status = "fatal"
@@ -410,11 +449,21 @@ def worker_main(
     events: Any,
     incarnation: int = 0,
     gate: RequestGate | None = None,
+    browse_gate: RequestGate | None = None,
+    token: SharedToken | None = None,
 ) -> None:
     """Entry point of a worker process (top-level so `spawn` can import it)."""
     leave_signals_to_the_coordinator()
     setup_logging(settings.log_level)
-    worker = Worker(worker_id, settings, events.put, incarnation=incarnation, gate=gate)
+    worker = Worker(
+        worker_id,
+        settings,
+        events.put,
+        incarnation=incarnation,
+        gate=gate,
+        browse_gate=browse_gate,
+        token=token,
+    )
     while True:
         try:
             task = conn.recv()

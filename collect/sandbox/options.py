@@ -18,6 +18,7 @@ FAULT_KEYS = {
     "truncated": "rate_truncated",
     "retry-after": "retry_after_share",
     "rps": "rate_limit_rps",
+    "token-ttl": "token_ttl_s",
 }
 
 
