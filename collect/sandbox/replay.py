@@ -58,14 +58,14 @@ class ReplayStore:
         return RecordedBestSellers(content=document)
 
     def search_page(self, query: str, page: int) -> str | None:
-        pages = sorted((self.root / "ebay").glob("*.html"))
+        pages = _files(self.root / "ebay", "*.html")
         if not pages:
             return None
         chosen = pages[_pick(f"{query}\n{page}", len(pages))]
         return _read_page(chosen, chosen.stat().st_mtime_ns)
 
     def browse_answer(self, query: str, offset: int) -> bytes | None:
-        answers = sorted((self.root / "browse").glob("*.json"))
+        answers = _files(self.root / "browse", "*.json")
         if not answers:
             return None
         chosen = answers[_pick(f"{query}\n{offset}", len(answers))]
@@ -95,3 +95,8 @@ def _read_page(path: Path, mtime_ns: int) -> str:
 @lru_cache(maxsize=16)
 def _read_answer(path: Path, mtime_ns: int) -> bytes:
     return path.read_bytes()
+
+
+def _files(folder: Path, pattern: str) -> list[Path]:
+    """Recorded files only: a folder or a dangling link named *.html is skipped."""
+    return sorted(path for path in folder.glob(pattern) if path.is_file())
