@@ -346,7 +346,20 @@ def run(**options: Any) -> None:
     """Collect the eBay sellers of the best sellers in CATEGORIES.
 
     CATEGORIES are catalogue ids, departments or raw browse node ids
-    (see `collect categories`).
+    (see `collect categories`). Settings come from --config (TOML, [run]
+    table), then COLLECT_<OPTION> variables, then flags.
+
+    \b
+    Exit codes:
+      0        done
+      1        too many tasks failed (--max-error-rate), nothing collected,
+               the store or the output could not be written
+      2        usage error
+      75       temporary: store locked by another run, request budget or
+               daily Browse budget spent, rate-limited throughout
+      78       configuration: missing or refused credentials, a bad value
+      130/143  interrupted by SIGINT/SIGTERM (a complete event is written)
+      141      the output pipe closed
     """
     # Until the coordinator takes over the signals, a stop ends the run at once.
     signal.signal(signal.SIGTERM, _interrupt)
