@@ -153,6 +153,11 @@ def _seller_row(card: LexborNode) -> tuple[str, float, int] | None:
     return (name, *_feedback(match)) if name else None
 
 
+# A real card's attribute block holds about 20 spans; reading the text of each span
+# of a deeply nested one costs O(depth) apiece, so hostile markup is cut short here.
+_MAX_ROW_SPANS = 200
+
+
 def _innermost_feedback_span(
     card: LexborNode,
 ) -> tuple[LexborNode, re.Match[str], str] | None:
@@ -160,7 +165,7 @@ def _innermost_feedback_span(
     title = card.css_first(_TITLE)
     title_text = clean_text(title.text()) if title is not None else ""
     found = None
-    for span in scope.css("span"):
+    for span in scope.css("span")[:_MAX_ROW_SPANS]:
         raw = span.text()
         if len(raw) > _MAX_ROW_TEXT:
             continue
