@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from collect.errors import ParseError
 from collect.models import SearchPage, SellerSighting
 from collect.parsers.amazon import clean_text, parse_price
+from collect.parsers.jsonbody import load_object
 
 # The USD figure is kept: the price band compares against Amazon's USD price.
 _HOME_CURRENCY = "USD"
@@ -25,7 +24,7 @@ _MAX_QUOTED = 200
 
 def parse_browse_search(body: bytes | dict) -> SearchPage:
     """Seller sightings of one Browse API search answer."""
-    answer = _load(body)
+    answer = load_object(body, "Browse API")
     _raise_api_errors(answer)
     if not any(key in answer for key in ("itemSummaries", "total", "href")):
         raise ParseError("not an eBay Browse API search answer", stage="api")
@@ -40,24 +39,6 @@ def parse_browse_search(body: bytes | dict) -> SearchPage:
         has_next=_has_next(answer),
         skipped=len(items) - len(sightings),
     )
-
-
-def _load(body: bytes | dict) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
-        return body
-    if not isinstance(body, bytes | bytearray | memoryview):
-        raise ParseError(
-            f"expected a JSON body, got {type(body).__name__}", stage="api"
-        )
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(
-            f"Browse API answer is not JSON ({len(body)} bytes)", stage="api"
-        ) from exc
-    if not isinstance(answer, Mapping):
-        raise ParseError("Browse API answer is not a JSON object", stage="api")
-    return answer
 
 
 def _raise_api_errors(answer: Mapping[str, Any]) -> None:

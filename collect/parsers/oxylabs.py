@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from collect.errors import FaultedJob, ParseError
+from collect.parsers.jsonbody import load_object
 
 # Below 600 the status is the target site's HTTP status; these may pass on retry.
 _RETRYABLE_TARGET_STATUSES = frozenset({408, 425, 429})
@@ -39,7 +38,7 @@ def unwrap_result(body: bytes | dict) -> OxylabsResult:
     Raises FaultedJob when Oxylabs reports the job as failed (status >= 600 or
     empty content) and ParseError (stage "api") when the body is not an answer.
     """
-    answer = _load(body)
+    answer = load_object(body, "Oxylabs")
     entry = _first_result(answer)
     status = _as_int(entry.get("status_code"))
     content = entry.get("content")
@@ -63,28 +62,6 @@ def unwrap_result(body: bytes | dict) -> OxylabsResult:
         job_id=job_id,
         page=_as_int(entry.get("page")),
     )
-
-
-def _load(body: bytes | dict) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
-        return body
-    if not isinstance(body, bytes | bytearray | memoryview):
-        raise ParseError(
-            f"expected a JSON body, got {type(body).__name__}", stage="api"
-        )
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        # The body itself is not quoted: it may be an HTML page of any size.
-        looks = (
-            "an HTML page" if bytes(body[:1024]).lstrip()[:1] == b"<" else "not JSON"
-        )
-        raise ParseError(
-            f"Oxylabs answer is {looks} ({len(body)} bytes)", stage="api"
-        ) from exc
-    if not isinstance(answer, Mapping):
-        raise ParseError("Oxylabs answer is not a JSON object", stage="api")
-    return answer
 
 
 def _first_result(answer: Mapping[str, Any]) -> Mapping[str, Any]:
