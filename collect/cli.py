@@ -20,10 +20,8 @@ import dataclasses
 import errno
 import logging
 import os
-import secrets
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,18 +44,14 @@ from collect.errors import (
     FetchError,
     ParseError,
     StoreBusy,
-    StoreError,
 )
 from collect.events import utc_timestamp
-from collect.limits import DEFAULT_RATES
 from collect.logs import setup_logging
 from collect.outcome import judge_outcome
 from collect.settings import (
     BROWSE_URL,
     OXYLABS_URL,
-    Credentials,
     PriceBand,
-    RetryPolicy,
     RunSettings,
 )
 
@@ -68,7 +62,6 @@ EXIT_DATA = 65
 EXIT_TEMPORARY = 75
 EXIT_CONFIG = 78
 EXIT_OUTPUT_CLOSED = 141
-PRODUCTS_PER_PAGE = 50
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Counts beyond this are typos, and SQLite integers stop at 2**63.
@@ -172,6 +165,17 @@ def main(verbose: int, quiet: bool) -> None:
 
 
 # -- collect run ------------------------------------------------------------------
+
+
+def _duration(_ctx: Any, _param: Any, value: str | None) -> str | None:
+    from collect.resume import parse_duration
+
+    if value is not None:
+        try:
+            parse_duration(value)
+        except ConfigError as exc:
+            raise click.BadParameter(f"{exc} ({exc.hint})") from None
+    return value
 
 
 def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
@@ -334,6 +338,7 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
     "--skip-searched-within",
     metavar="DURATION",
     default=None,
+    callback=_duration,
     help="Skip products whose eBay search finished this recently (e.g. 7d, 12h).",
 )
 @click.option(
@@ -378,6 +383,7 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 
 def _run(options: dict[str, Any]) -> None:
+    from collect import runplan
     from collect.catalogue import resolve_categories
     from collect.lock import store_lock
     from collect.pipeline import run_collection
@@ -385,217 +391,31 @@ def _run(options: dict[str, Any]) -> None:
     context = click.get_current_context()
     export_credentials(loaded_config(context))
     options["progress"] = not context.find_root().params.get("quiet", False)
+    if options["resume"] and options["categories"]:
+        raise click.UsageError("--resume takes no categories: it redoes the last run's")
+    if not options["resume"] and not options["categories"]:
+        raise click.UsageError("name at least one category (or use --resume)")
     with user_errors():
-        job = _plan_job(options)
+        job = runplan.plan_job(options)
         categories = resolve_categories(job.names)
         if options["dry_run"]:
-            _print_estimate(categories, options)
+            for line in runplan.estimate(categories, options):
+                click.echo(line)
             return
-        _check_writable(
+        runplan.check_writable(
             None if options["out"] == "-" else options["out"], options["store"]
         )
-        run_id = _new_run_id()
+        run_id = runplan.new_run_id()
         with (
             store_lock(options["store"], run_id, utc_timestamp()),
             _sandbox(options) as sandbox_url,
         ):
-            progress = _load_progress(options, job)
-            settings = _run_settings(run_id, options, categories, sandbox_url)
+            progress = runplan.load_progress(options, job)
+            settings = runplan.run_settings(run_id, options, categories, sandbox_url)
             settings = dataclasses.replace(settings, job_id=job.job_id)
             log.info("run %s: %d categories", run_id, len(categories))
             outcome = run_collection(settings, progress)
     _exit_for(outcome, settings)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Job:
-    """What to collect: named categories, or the unfinished run to resume."""
-
-    names: tuple[str, ...]
-    job_id: str = ""
-
-
-def _plan_job(options: dict[str, Any]) -> _Job:
-    if not options["resume"]:
-        if not options["categories"]:
-            raise click.UsageError("name at least one category (or use --resume)")
-        return _Job(tuple(options["categories"]))
-    if options["categories"]:
-        raise click.UsageError("--resume takes no categories: it redoes the last run's")
-    from collect.resume import unfinished_run
-    from collect.store import open_store
-
-    store = open_store(options["store"])
-    try:
-        run = unfinished_run(store)
-    finally:
-        store.close()
-    saved = run["settings"]
-    for name in ("amazon_pages", "ebay_pages", "query_max_chars"):
-        options[name] = saved.get(name, options[name])
-    if "price_band" in saved:
-        options["price_band"] = PriceBand.parse(saved["price_band"])
-    log.warning("resuming run %s (%s)", run["run_id"], run["status"])
-    return _Job(tuple(node for node, _ in saved["node_ids"]), saved["job_id"])
-
-
-def _load_progress(options: dict[str, Any], job: _Job) -> Any:
-    """What to skip: the resumed job's finished tasks and recent searches."""
-    from collect import resume
-    from collect.store import open_store
-
-    within = options["skip_searched_within"]
-    if not job.job_id and within is None:
-        return None
-    store = open_store(options["store"])
-    try:
-        progress = resume.load_progress(store, job.job_id) if job.job_id else None
-        recent = (
-            resume.searched_within(store, resume.parse_duration(within))
-            if within
-            else set()
-        )
-    finally:
-        store.close()
-    if progress is None:
-        return resume.Progress(searched=frozenset(recent))
-    return dataclasses.replace(progress, searched=progress.searched | recent)
-
-
-def _run_settings(
-    run_id: str,
-    options: dict[str, Any],
-    categories: list[Any],
-    sandbox_url: str | None,
-) -> RunSettings:
-    if sandbox_url:
-        credentials = Credentials("sandbox", "sandbox")
-    else:
-        credentials = Credentials.from_env("OXYLABS_USERNAME", "OXYLABS_PASSWORD")
-        if credentials is None:
-            raise ConfigError(
-                "no Oxylabs credentials",
-                hint="set OXYLABS_USERNAME and OXYLABS_PASSWORD, or add --sandbox",
-            )
-    _check_url(options["oxylabs_url"])
-    ebay = _ebay_credentials(options, sandbox_url)
-    read_timeout = options["read_timeout"] or (5.0 if sandbox_url else 180.0)
-    rate = options["rate"]
-    if rate is None:
-        rate = 0.0 if sandbox_url else DEFAULT_RATES["oxylabs"]
-    out = None if options["out"] == "-" else options["out"]
-    return RunSettings(
-        run_id=run_id,
-        node_ids=tuple((c.node_id, c.name) for c in categories),
-        workers=options["workers"],
-        out=out,
-        store=options["store"],
-        price_band=options["price_band"],
-        amazon_pages=options["amazon_pages"],
-        ebay_pages=options["ebay_pages"],
-        query_max_chars=options["query_max_chars"],
-        retry=RetryPolicy(attempts=options["retries"], backoff_base=options["backoff"]),
-        requeue_rounds=options["requeue_rounds"],
-        connect_timeout=options["connect_timeout"],
-        read_timeout=read_timeout,
-        oxylabs_url=sandbox_url or options["oxylabs_url"],
-        oxylabs=credentials,
-        start_method=options["start_method"],
-        rate=rate,
-        max_requests=options["max_requests"],
-        max_error_rate=options["max_error_rate"],
-        metrics_file=options["metrics_file"],
-        ebay_source=options["ebay_source"],
-        browse_url=sandbox_url or options["browse_url"],
-        ebay=ebay,
-        browse_limit=options["browse_limit"],
-        browse_daily_budget=options["browse_daily_budget"],
-        browse_rate=0.0 if sandbox_url else DEFAULT_RATES["browse"],
-        progress=options["progress"],
-        log_level=logging.getLogger().level,
-    )
-
-
-def _ebay_credentials(
-    options: dict[str, Any], sandbox_url: str | None
-) -> Credentials | None:
-    if options["ebay_source"] != "browse":
-        return None
-    from collect.providers.ebay_browse import max_browse_pages
-
-    pages = max_browse_pages(options["browse_limit"])
-    if options["ebay_pages"] > pages:
-        raise ConfigError(
-            f"--ebay-pages {options['ebay_pages']} goes past the Browse API's "
-            f"10,000th item at {options['browse_limit']} items a page",
-            hint=f"use at most {pages} pages",
-        )
-    if sandbox_url:
-        return Credentials("sandbox", "sandbox")
-    _check_url(options["browse_url"], "--browse-url")
-    credentials = Credentials.from_env("EBAY_CLIENT_ID", "EBAY_CLIENT_SECRET")
-    if credentials is None:
-        raise ConfigError(
-            "no eBay API credentials",
-            hint="set EBAY_CLIENT_ID and EBAY_CLIENT_SECRET, or add --sandbox",
-        )
-    return credentials
-
-
-def _check_url(url: str, option: str = "--oxylabs-url") -> None:
-    if not url.startswith(("http://", "https://")) or len(url) < 10:
-        raise ConfigError(
-            f"{option} {url!r} is not an http(s) URL",
-            hint="e.g. https://realtime.oxylabs.io",
-        )
-
-
-def _print_estimate(categories: list[Any], options: dict[str, Any]) -> None:
-    """What a run would spend, from the settings alone; nothing is sent."""
-    amazon = len(categories) * options["amazon_pages"]
-    products = amazon * PRODUCTS_PER_PAGE
-    ebay = products * options["ebay_pages"]
-    click.echo(f"categories ({len(categories)}):")
-    for category in categories:
-        click.echo(f"  {category.node_id:>12}  {category.name}")
-    click.echo(f"amazon requests: {amazon}")
-    click.echo(
-        f"ebay requests:   at most {ebay} ({products} products x "
-        f"{options['ebay_pages']} pages; fewer when results end early, "
-        "prices are missing or ASINs repeat)"
-    )
-    cost = options["cost_per_request"]
-    if cost:
-        click.echo(f"estimated cost:  at most {(amazon + ebay) * cost:.2f}")
-    if options["max_requests"]:
-        click.echo(f"budget:          {options['max_requests']} requests")
-    click.echo("dry run: no request was sent")
-
-
-def _check_writable(out: str | None, store: str) -> None:
-    """Fail before any request is paid for if the results could not be kept."""
-    from collect.store import open_store
-
-    for label, path in (("--out", out), ("--store", store)):
-        if path is None:
-            continue
-        folder = Path(path).resolve().parent
-        if not folder.is_dir():
-            raise ConfigError(f"{label} {path}: folder {folder} does not exist")
-        if not os.access(folder, os.W_OK):
-            raise ConfigError(f"{label} {path}: folder {folder} is not writable")
-        if Path(path).is_dir():
-            raise ConfigError(f"{label} {path} is a folder; name a file")
-    if out is not None and Path(out).resolve() == Path(store).resolve():
-        raise ConfigError("--out and --store name the same file; give each its own")
-    try:
-        open_store(store).close()
-    except StoreError as exc:
-        raise ConfigError(str(exc), hint=exc.hint) from None
-
-
-def _new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
 @contextlib.contextmanager
