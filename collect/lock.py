@@ -20,7 +20,9 @@ from collect.errors import StoreBusy, StoreError
 @contextlib.contextmanager
 def store_lock(store: str, run_id: str, started_at: str) -> Iterator[None]:
     """Hold the store's lock, or raise StoreBusy naming the process that has it."""
-    path = Path(f"{store}.lock")
+    # Named after the real file, so a link or another spelling of the path
+    # meets the same lock.
+    path = Path(f"{Path(store).resolve()}.lock")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:

@@ -79,6 +79,7 @@ class MetricsCounters:
     sellers_new: int = 0
     sellers_updated: int = 0
     last_success: float | None = None
+    final_duration: float | None = None
     provider_of: Callable[[Mapping[str, Any]], str] = provider_of
 
     def observe_event(self, event: Mapping[str, Any]) -> None:
@@ -109,6 +110,11 @@ class MetricsCounters:
             self.sellers_updated += count
         elif action in ("error", "rate_limited"):
             self._count_error(event)
+        elif action == "complete" and event.get("operation_type") == "run":
+            # The coordinator's clock started before the writer's: use its figure.
+            elapsed = (event.get("totals") or {}).get("elapsed_s")
+            if isinstance(elapsed, int | float):
+                self.final_duration = float(elapsed)
 
     def _count_error(self, event: Mapping[str, Any]) -> None:
         error_type = event.get("error_type")
@@ -125,7 +131,11 @@ class MetricsCounters:
         requests = {(p, o): 0 for p in providers for o in OUTCOMES} | self.requests
         return MetricsSnapshot(
             run_id=self.run_id,
-            duration_seconds=max(0.0, clock() - self.started_at),
+            duration_seconds=(
+                self.final_duration
+                if self.final_duration is not None
+                else max(0.0, clock() - self.started_at)
+            ),
             requests_sent=_sorted_pairs(
                 dict.fromkeys(providers, 0) | self.requests_sent
             ),

@@ -16,8 +16,8 @@ from collect.models import Product
 from collect.store import Store
 
 FINISHED = ("done", "complete")
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def decode_products(payload: str | None) -> list[Product]:
 
 
 def parse_duration(text: str) -> float:
-    """`90`, `30m`, `12h`, `7d`, `2w` -> seconds."""
+    """`90s`, `30m`, `12h`, `7d`, `2w` -> seconds; the unit is required."""
     match = _DURATION.fullmatch(text)
     if not match:
         raise ConfigError(

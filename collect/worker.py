@@ -339,7 +339,7 @@ class Worker:
         gate = self.gates.get(provider)
         failures = waits = 0
         for attempt in range(1, policy.attempts + policy.rate_limit_waits + 1):
-            self._wait_turn(gate, attempt)
+            self._wait_turn(gate, attempt, provider)
             started = time.time()
             self.emit(
                 phase,
@@ -377,13 +377,17 @@ class Worker:
             return value, round((time.perf_counter() - t0) * 1000), attempt
         raise AssertionError("unreachable: the loop bound covers every exit")
 
-    def _wait_turn(self, gate: RequestGate | None, attempt: int) -> None:
-        """Take this request's place under the shared rate limit and budget."""
-        if gate is None:
-            return
+    def _wait_turn(self, gate: RequestGate | None, attempt: int, provider: str) -> None:
+        """Take this request's place under the shared rate limit and the budgets.
+
+        Before `fetching` is emitted, so a refused call never shows as a request.
+        """
         try:
-            gate.acquire(self.sleep)
-        except BudgetExhausted as error:
+            if provider == "browse" and self.browse is not None:
+                self.browse.spend()
+            if gate is not None:
+                gate.acquire(self.sleep)
+        except (BudgetExhausted, DailyBudgetExhausted) as error:
             raise GiveUp(error, attempt - 1) from error
 
     def _report_failure(
@@ -418,6 +422,8 @@ def retry_delay(
     policy: RetryPolicy, failures: int, error: Exception, rng: random.Random = random
 ) -> float:
     """Exponential backoff with full jitter; a server's Retry-After wins, capped."""
+    if getattr(error, "retry_at_once", False):
+        return 0.0
     if isinstance(error, RateLimited) and error.retry_after is not None:
         return min(error.retry_after, policy.retry_after_cap)
     ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** max(failures - 1, 0))

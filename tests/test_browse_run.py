@@ -64,9 +64,17 @@ def test_an_expired_token_is_renewed_and_no_page_is_lost(tmp_path):
             "--store", str(folder / "s.db"), *extra,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
-    assert totals(expiring / "ev.jsonl")["browse_token_requests"] > 1
+    figures = totals(expiring / "ev.jsonl")
+    assert figures["browse_token_requests"] > 1
     assert totals(clean / "ev.jsonl")["browse_token_requests"] == 1
     assert sellers(expiring / "s.db") == sellers(clean / "s.db")
+    # Every call shows in the stream, the refused ones as a 401 error.
+    lines = (expiring / "ev.jsonl").read_bytes().splitlines()
+    stream = [orjson.loads(line) for line in lines]
+    ebay = [e for e in stream if e["phase"] == "ebay"]
+    calls = [e for e in ebay if e["action"] == "fetching"]
+    assert len(calls) == figures["browse_calls_today"] == figures["browse_requests"]
+    assert any(e.get("http_status") == 401 for e in ebay if e["action"] == "error")
 
 
 def test_both_sources_share_one_store(tmp_path):
@@ -103,3 +111,6 @@ def test_daily_budget_is_respected_and_reported(tmp_path):
     figures = totals(out)
     assert figures["browse_calls_today"] == 10
     assert figures["status"] == "budget"
+    stream = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    calls = [e for e in stream if e["phase"] == "ebay" and e["action"] == "fetching"]
+    assert len(calls) == 10

@@ -189,14 +189,20 @@ def test_one_token_serves_many_searches(mocked: responses.RequestsMock) -> None:
 def test_expired_token_is_renewed_and_the_page_kept(
     mocked: responses.RequestsMock,
 ) -> None:
-    """401 with errorId 1001: a new token, the same page again, the page returned."""
+    """401 with errorId 1001: the token is dropped and a retryable error raised at
+    once; the next attempt gets a new token and the same page."""
     mocked.post(TOKEN_URL, json=token_answer("old-token"))
     mocked.post(TOKEN_URL, json=token_answer("new-token"))
     mocked.get(SEARCH_URL, status=401, json=EXPIRED)
     mocked.get(SEARCH_URL, json=search_answer("alice"))
     client, token = make_client()
+    with pytest.raises(TokenRejected) as caught:
+        client.search(REQUEST)
     page = client.search(REQUEST)
 
+    assert not isinstance(caught.value, HttpError)
+    assert caught.value.retryable and caught.value.retry_at_once
+    assert caught.value.http_status == 401
     assert [s.seller for s in page.sightings] == ["alice"]
     assert token.fetches == 2
     searches = [c.request for c in mocked.calls if c.request.method == "GET"]
@@ -205,22 +211,6 @@ def test_expired_token_is_renewed_and_the_page_kept(
         "Bearer new-token",
     ]
     assert searches[0].url == searches[1].url
-
-
-def test_a_fresh_token_refused_too_is_retryable_not_fatal(
-    mocked: responses.RequestsMock,
-) -> None:
-    """Not an HttpError 401 (which stops the run as bad credentials): try later."""
-    mocked.post(TOKEN_URL, json=token_answer())
-    mocked.get(SEARCH_URL, status=401, json=EXPIRED)
-    client, token = make_client()
-    with pytest.raises(TokenRejected) as caught:
-        client.search(REQUEST)
-
-    assert not isinstance(caught.value, HttpError)
-    assert caught.value.retryable and caught.value.http_status == 401
-    assert token.fetches == 2
-    assert len(mocked.calls) == 4
 
 
 @pytest.mark.parametrize(
@@ -355,15 +345,17 @@ def test_budget_path_sits_beside_the_store() -> None:
 def test_spent_budget_stops_the_search_before_any_request(
     mocked: responses.RequestsMock, tmp_path: Path
 ) -> None:
+    """`spend` comes before the request and refuses once the day's calls are used."""
     mocked.post(TOKEN_URL, json=token_answer())
     mocked.get(SEARCH_URL, json=search_answer("alice"))
     clock = Clock("2026-03-01T10:00:00+00:00")
     budget = DailyBudget(tmp_path / "b.json", 2, clock=clock)
     client, _ = make_client(budget=budget)
-    client.search(REQUEST)
-    client.search(REQUEST)
-    with pytest.raises(DailyBudgetExhausted) as caught:
+    for _ in range(2):
+        client.spend()
         client.search(REQUEST)
+    with pytest.raises(DailyBudgetExhausted) as caught:
+        client.spend()
 
     error = caught.value
     assert isinstance(error, FetchError) and not isinstance(error, RateLimited)
@@ -378,11 +370,16 @@ def test_spent_budget_stops_the_search_before_any_request(
 def test_token_renewal_retry_is_a_call_of_its_own(
     mocked: responses.RequestsMock, tmp_path: Path
 ) -> None:
+    """The attempt after an expired token is spent from the budget like any call."""
     mocked.post(TOKEN_URL, json=token_answer())
     mocked.get(SEARCH_URL, status=401, json=EXPIRED)
     mocked.get(SEARCH_URL, json=search_answer("alice"))
     budget = DailyBudget(tmp_path / "b.json", 100)
     client, _ = make_client(budget=budget)
+    client.spend()
+    with pytest.raises(TokenRejected):
+        client.search(REQUEST)
+    client.spend()
     client.search(REQUEST)
     assert budget.used() == 2
 

@@ -132,10 +132,8 @@ def test_items_without_seller_are_skipped(item: object) -> None:
             (162.3, "USD"),
         ),
         ({"value": "150.00", "currency": "GBP"}, (150.0, "GBP")),
-        ({"value": "N/A", "currency": "USD"}, (None, None)),
-        (None, (None, None)),
     ],
-    ids=["usd", "converted-from-usd", "converted-to-usd", "gbp", "n/a", "none"],
+    ids=["usd", "converted-from-usd", "converted-to-usd", "gbp"],
 )
 def test_price_prefers_usd(
     price: object, expected: tuple[float | None, str | None]
@@ -143,6 +141,17 @@ def test_price_prefers_usd(
     """Of a converted price, the USD side is stored."""
     (sighting,) = parse_browse_search(_answer(_item(price=price))).sightings
     assert (sighting.price, sighting.currency) == expected
+
+
+@pytest.mark.parametrize(
+    "price",
+    [{"value": "N/A", "currency": "USD"}, None, {"currency": "USD"}],
+    ids=["n/a", "none", "no-value"],
+)
+def test_items_without_a_usable_price_are_skipped_and_counted(price: object) -> None:
+    """An item whose price cannot be compared with Amazon's is skipped, counted."""
+    page = parse_browse_search(_answer(_item(price=price)))
+    assert (page.sightings, page.skipped, page.listings) == ([], 1, 1)
 
 
 @pytest.mark.parametrize(

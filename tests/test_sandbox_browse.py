@@ -20,7 +20,7 @@ import requests
 from collect.errors import ConfigError, FetchTimeout, HttpError, ParseError, RateLimited
 from collect.models import SearchPage
 from collect.parsers.ebay_html import parse_search_page
-from collect.providers.ebay_browse import BrowseClient
+from collect.providers.ebay_browse import BrowseClient, TokenRejected
 from collect.providers.http import make_session
 from collect.providers.token import SharedToken
 from collect.sandbox import SandboxConfig, start_sandbox, synth
@@ -322,6 +322,8 @@ def test_expired_token_mid_run_is_renewed_once_and_the_page_kept(
     query = LIST_QUERIES[0]
     before = browse.search(request(query))
     time.sleep(1.1)
+    with pytest.raises(TokenRejected):
+        browse.search(request(query))
     after = browse.search(request(query))
 
     assert sightings(after) == sightings(before) != []

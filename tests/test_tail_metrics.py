@@ -158,5 +158,12 @@ def test_requests_per_minute_counts_the_last_minute() -> None:
     assert run.requests_per_min == 6
 
 
+def test_requests_per_minute_of_a_run_younger_than_a_minute() -> None:
+    """Ten requests in ten seconds is 60 a minute, not 10."""
+    tally = fold(*(event(n, 1, "fetching") for n in range(10)))
+    run = take_snapshot(tally).runs[0]
+    assert run.requests_per_min == 60
+
+
 def test_a_bad_timestamp_does_not_raise() -> None:
     assert parse_time("yesterday").year == 1970

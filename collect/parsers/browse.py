@@ -65,6 +65,10 @@ def _read_item(item: object) -> SellerSighting | None:
     if not name:
         return None
     price, currency = _usd_price(item.get("price"))
+    if price is None:
+        # An auction without a fixed price, or an unreadable one: not comparable
+        # with the Amazon price, so skipped and counted like an item with no seller.
+        return None
     return SellerSighting(
         seller=name,
         feedback_percent=_percent(seller.get("feedbackPercentage")),

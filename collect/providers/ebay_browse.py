@@ -71,13 +71,15 @@ class DailyBudgetExhausted(FetchError):
 
 
 class TokenRejected(FetchError):
-    """A freshly obtained token was refused too (errorId 1001 twice in a row).
+    """eBay refused the token as invalid or expired (401, errorId 1001).
 
-    Not an HttpError on purpose: a 401 HttpError stops the whole run as bad
-    credentials, while this is worth another attempt after a pause.
+    The token is dropped before this is raised, so the next attempt, made at once,
+    gets a fresh one. Not an HttpError on purpose: a 401 HttpError stops the whole
+    run as bad credentials.
     """
 
     error_type = "http_error"
+    retry_at_once = True
 
     def __init__(self, message: str) -> None:
         super().__init__(message, http_status=401)
@@ -187,21 +189,23 @@ class BrowseClient:
         return _read_token(response.content, asked_at)
 
     def search(self, request: SearchRequest, limit: int | None = None) -> SearchPage:
-        """One result page; an expired token is renewed and the page asked again."""
+        """One result page. Call `spend` first: it counts the call in the budget.
+
+        An expired token raises TokenRejected after it is dropped, so the caller's
+        next attempt, visible in the event stream like any retry, gets a new one.
+        """
         url = browse_url(request, limit or self.limit, self._base)
-        self._spend()
         bearer = self._token.get(self.fetch_token)
         response = self._get(url, bearer)
         if response is None:
             self._token.invalidate(bearer)
-            self._spend()
-            bearer = self._token.get(self.fetch_token)
-            response = self._get(url, bearer)
-        if response is None:
-            raise TokenRejected("eBay refused a freshly obtained token (errorId 1001)")
+            raise TokenRejected(
+                "eBay refused the token as expired (errorId 1001); "
+                "the next attempt gets a new one"
+            )
         return parse_browse_search(response.content)
 
-    def _spend(self) -> None:
+    def spend(self) -> None:
         """Count one call against the daily budget, or refuse to make it."""
         if self._budget is not None and not self._budget.take():
             raise DailyBudgetExhausted(self._budget.limit, self._budget.resets_at())

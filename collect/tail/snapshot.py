@@ -233,13 +233,18 @@ def _rank(
 
 
 def requests_per_minute(run: RunTally, reference: datetime) -> float:
-    """Requests in the minute before `reference` (stream time or the clock)."""
+    """The request rate over the minute before `reference` (stream time or clock).
+
+    A run younger than a minute is measured over the seconds it covers, not
+    divided by a full minute.
+    """
     total = 0
     for second, count in run.per_second:
         age = (reference - parse_time(second + "Z")).total_seconds()
         if age < RATE_WINDOW:
             total += count
-    return float(total)
+    lived = (reference - parse_time(run.first_ts)).total_seconds() + 1.0
+    return total * 60.0 / min(float(RATE_WINDOW), max(lived, 1.0))
 
 
 def progress(run: RunTally) -> Progress:
