@@ -231,8 +231,12 @@ class Coordinator:
             fresh.append(product)
             if product.asin in self.progress.searched:
                 self.counts["ebay"]["tasks_skipped"] += 1
+                continue
+            start = self.progress.next_page.get(product.asin, 1)
+            if start > self.settings.ebay_pages:
+                self.counts["ebay"]["tasks_skipped"] += 1
             else:
-                self.ebay_tasks.append(EbayTask(product, category))
+                self.ebay_tasks.append(EbayTask(product, category, start))
         counts["products"] += len(fresh)
         return fresh
 

@@ -27,6 +27,8 @@ class Progress:
 
     amazon_pages: dict[str, list[Product]] = field(default_factory=dict)
     searched: frozenset[str] = frozenset()
+    # ASIN -> the first result page not yet stored, for searches cut short.
+    next_page: dict[str, int] = field(default_factory=dict)
 
 
 def page_key(node_id: str, page: int) -> str:
@@ -69,9 +71,17 @@ def unfinished_run(store: Store) -> dict[str, Any]:
 
 def load_progress(store: Store, job_id: str) -> Progress:
     pages = store.load_progress(job_id, "amazon")
+    searched = set(store.load_progress(job_id, "ebay"))
+    next_page: dict[str, int] = {}
+    for key, last in store.load_progress(job_id, "ebay-page").items():
+        asin, _, page = key.rpartition(":")
+        if last:
+            searched.add(asin)
+        next_page[asin] = max(next_page.get(asin, 1), int(page) + 1)
     return Progress(
         {key: decode_products(payload) for key, payload in pages.items()},
-        frozenset(store.load_progress(job_id, "ebay")),
+        frozenset(searched),
+        {asin: page for asin, page in next_page.items() if asin not in searched},
     )
 
 

@@ -98,7 +98,11 @@ SELLER_COLUMNS = tuple(SellerRow.__dataclass_fields__)
 
 class Store(Protocol):
     def apply_sightings(
-        self, batch: list[SightingRecord], run_id: str, seen_at: str
+        self,
+        batch: list[SightingRecord],
+        run_id: str,
+        seen_at: str,
+        progress: Sequence[ProgressRecord] = (),
     ) -> BatchResult: ...
 
     def add_products(
@@ -311,6 +315,7 @@ CREATE TABLE IF NOT EXISTS progress (
 CREATE INDEX IF NOT EXISTS progress_by_key ON progress (kind, key, done_at);
 """
 
+_INSERT_PROGRESS = "INSERT OR REPLACE INTO progress VALUES (?, ?, ?, ?, ?)"
 _SELECT_SELLER = f"SELECT {', '.join(SELLER_COLUMNS)} FROM sellers"
 _ORDER_SQL = {
     "evidence": "products DESC, sightings DESC, normalized_name",
@@ -422,8 +427,14 @@ class SqliteStore:
                 raise
 
     def apply_sightings(
-        self, batch: list[SightingRecord], run_id: str, seen_at: str
+        self,
+        batch: list[SightingRecord],
+        run_id: str,
+        seen_at: str,
+        progress: Sequence[ProgressRecord] = (),
     ) -> BatchResult:
+        """Apply one batch; `progress` (tasks whose sightings these are) commits in
+        the same transaction, so a resumed run never counts a page twice."""
         merged = merge_batch(batch, seen_at)
         sellers = merged.sellers
         with self._transaction():
@@ -432,6 +443,8 @@ class SqliteStore:
             new_ids = self._insert_sellers(sellers, known, run_id)
             self._update_sellers(sellers, known, old_pairs, run_id)
             self._insert_pairs(sellers, known | new_ids, old_pairs, run_id)
+            if progress:
+                self._conn.executemany(_INSERT_PROGRESS, progress)
         return tally(merged, known)
 
     def _lookup_ids(self, keys: list[str]) -> dict[str, int]:
@@ -594,9 +607,7 @@ class SqliteStore:
     def record_progress(self, records: list[ProgressRecord]) -> None:
         """Mark tasks done (after their sightings were committed)."""
         with self._transaction():
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO progress VALUES (?, ?, ?, ?, ?)", records
-            )
+            self._conn.executemany(_INSERT_PROGRESS, records)
 
     def load_progress(self, job_id: str, kind: str) -> dict[str, str | None]:
         """The tasks of one kind a job finished: key -> payload."""
@@ -837,7 +848,11 @@ class CsvStore:
             raise
 
     def apply_sightings(
-        self, batch: list[SightingRecord], run_id: str, seen_at: str
+        self,
+        batch: list[SightingRecord],
+        run_id: str,
+        seen_at: str,
+        progress: Sequence[ProgressRecord] = (),
     ) -> BatchResult:
         merged = merge_batch(batch, seen_at)
         known = [key for key in merged.sellers if key in self._sellers]

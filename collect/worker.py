@@ -278,7 +278,16 @@ class Worker:
             requests += spent
             pages += 1
             sightings += len(page.sightings)
-            self._send_sightings(product.asin, page.sightings)
+            # The page's "done" record travels with its sightings: the writer
+            # commits both at once, so a resumed run never counts a page twice.
+            last = "last" if not page.has_next else None
+            done = (
+                self.settings.job,
+                "ebay-page",
+                f"{product.asin}:{page_number}",
+                last,
+            )
+            self._send_sightings(product.asin, page.sightings, done)
             self.emit(
                 "ebay",
                 "found",
@@ -313,11 +322,11 @@ class Worker:
 
         return "oxylabs", request.url, call
 
-    def _send_sightings(self, asin: str, sightings: list[Any]) -> None:
-        if not sightings:
-            return
+    def _send_sightings(
+        self, asin: str, sightings: list[Any], done: tuple[str, str, str, str | None]
+    ) -> None:
         rows = [(s.seller, s.feedback_percent, s.feedback_count) for s in sightings]
-        self.put(("sightings", self.worker_id, asin, utc_timestamp(), rows))
+        self.put(("sightings", self.worker_id, asin, utc_timestamp(), rows, done))
 
     # -- one request, with retries ------------------------------------------------
 

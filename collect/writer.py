@@ -3,7 +3,8 @@
 Workers and the coordinator put messages on one multiprocessing queue:
 
     ("line", bytes), ("lines", [bytes, ...])   event lines, written as-is
-    ("sightings", worker_id, asin, seen_at, [(seller, feedback %, count), ...])
+    ("sightings", worker_id, asin, seen_at, [(seller, feedback %, count), ...]
+        [, (job_id, kind, key, payload)])     the page's progress, committed with it
     ("products", worker_id, [Product, ...])
     ("progress", job_id, kind, key, payload)    a task done, after its sightings
     ("complete", phase, totals, operation_type)   operation_type "phase" or "run"
@@ -275,6 +276,23 @@ class Writer:
                     self._write(line)
             case ("sightings", int() as worker, str() as asin, str() as seen_at, rows):
                 self._add_sightings(worker, asin, seen_at, rows)
+            case (
+                "sightings",
+                int() as worker,
+                str() as asin,
+                str() as seen_at,
+                rows,
+                (
+                    str() as job,
+                    str() as kind,
+                    str() as key,
+                    payload,
+                ),
+            ):
+                # The page's "done" record joins the batch before any flush can
+                # split them: both commit in one transaction.
+                self._add_progress(job, kind, key, payload)
+                self._add_sightings(worker, asin, seen_at, rows)
             case ("products", int() as worker, list() as products):
                 self._store_products(worker, products)
             case ("progress", str() as job, str() as kind, str() as key, payload):
@@ -353,9 +371,12 @@ class Writer:
             self._pending_since = None
             return
         batch, self._pending, self._pending_since = self._pending, [], None
+        # Every progress record queued so far follows its own sightings, which are
+        # in this batch or an earlier one: they can commit together.
+        progress, self._progress = self._progress, []
         try:
             result = self.store.apply_sightings(
-                batch, self.config.run_id, utc_timestamp()
+                batch, self.config.run_id, utc_timestamp(), progress
             )
         except StoreError as exc:
             self.counters["sightings_lost"] += len(batch)

@@ -257,3 +257,42 @@ def test_metrics_file_matches_the_stream(tmp_path):
     assert samples['collect_errors_total{type="http_error"}'] == http_errors > 0
     assert samples['collect_sellers_total{kind="new"}'] == items("inserted")
     assert samples['collect_sellers_total{kind="updated"}'] == items("updated")
+
+
+def test_resume_after_sigkill_counts_no_page_twice(tmp_path):
+    """kill -9 of the whole run, then --resume: the same sellers and the same
+    sightings as one clean run, because a page and its "done" mark commit together."""
+    clean = run_collect(
+        "run", "--sandbox", "1040660", "1040658", "--out", str(tmp_path / "a.jsonl"),
+        "--store", str(tmp_path / "a.db"), *FAST,
+    )  # fmt: skip
+    assert clean.returncode == 0, clean.stderr
+    killed = subprocess.Popen(
+        collect_args(
+            "run", "--sandbox", "1040660", "1040658", "--workers", "3",
+            "--sandbox-latency", "100", "--out", str(tmp_path / "b.jsonl"),
+            "--store", str(tmp_path / "b.db"), *FAST,
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(_found(tmp_path / "b.jsonl")) < 40:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait(timeout=30)
+    resumed = run_collect(
+        "run", "--resume", "--sandbox", "--out", str(tmp_path / "b.jsonl"),
+        "--store", str(tmp_path / "b.db"), *FAST,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+
+    def sightings(store: Path) -> dict[str, int]:
+        with sqlite3.connect(store) as db:
+            return dict(db.execute("SELECT normalized_name, sightings FROM sellers"))
+
+    assert sightings(tmp_path / "b.db") == sightings(tmp_path / "a.db")

@@ -160,9 +160,10 @@ def test_ebay_task_sends_sightings_and_stops_without_next_page() -> None:
     result = make_worker(recorder, sleeps).execute(EbayTask(PRODUCT, "Women"))
     assert (result.status, result.pages, result.requests) == ("done", 1, 1)
     sightings = [m for m in recorder.messages if m[0] == "sightings"]
+    done = ("r1", "ebay-page", "B000000001:1", "last")
     assert sightings == [("sightings", 3, "B000000001", sightings[0][3], [
         ("mug.seller", 99.5, 3300),
-    ])]  # fmt: skip
+    ], done)]  # fmt: skip
     payload = json.loads(responses.calls[0].request.body)
     assert payload["source"] == "universal"
     assert payload["url"].startswith("https://www.ebay.com/sch/i.html?_nkw=Blue+Mug")
