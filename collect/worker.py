@@ -14,7 +14,7 @@ import multiprocessing
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from collect.errors import (
@@ -90,7 +90,6 @@ class TaskResult:
     resume_page: int | None = None
     error_type: str | None = None
     message: str | None = None
-    counters: dict[str, int] = field(default_factory=dict)
 
 
 class GiveUp(Exception):
