@@ -41,36 +41,37 @@ def sellers(store: Path) -> set[str]:
 
 
 @pytest.fixture
-def sandbox():
+def server():
+    """One simulator, already started, for tests that point --oxylabs-url at it."""
     with start_sandbox(SandboxConfig(latency_ms=0)) as handle:
         yield handle
 
 
-def test_dry_run_sends_nothing(sandbox, tmp_path):
+def test_dry_run_sends_nothing(server, tmp_path):
     """--dry-run prints the plan and the estimate; the server sees no request."""
     result = run_collect(
         "run", "1040660", "1040658", "--dry-run", "--cost-per-request", "0.002",
-        "--oxylabs-url", sandbox.url, "--store", str(tmp_path / "s.db"),
+        "--oxylabs-url", server.url, "--store", str(tmp_path / "s.db"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "amazon requests: 2" in result.stdout
     assert "at most 300" in result.stdout
     assert "estimated cost:  at most 0.60" in result.stdout
-    assert sandbox.stats()["requests"] == 0
+    assert server.stats()["requests"] == 0
     assert not (tmp_path / "s.db").exists()
 
 
-def test_budget_stops_the_run_with_exit_75(sandbox, tmp_path):
+def test_budget_stops_the_run_with_exit_75(server, tmp_path):
     """--max-requests 50 spends at most 50 requests and exits 75 with a reason."""
     out = tmp_path / "ev.jsonl"
     result = run_collect(
         "run", "1040660", "1040658", "--max-requests", "50",
-        "--oxylabs-url", sandbox.url, "--out", str(out),
+        "--oxylabs-url", server.url, "--out", str(out),
         "--store", str(tmp_path / "s.db"), *FAST,
     )  # fmt: skip
     assert result.returncode == 75, result.stderr
     assert "request budget of 50 is spent" in result.stderr
-    assert sandbox.stats()["requests"] <= 50
+    assert server.stats()["requests"] <= 50
     fetching = [e for e in events(out) if e["action"] == "fetching"]
     assert len(fetching) <= 50
     assert events(out)[-1]["totals"]["status"] == "budget"

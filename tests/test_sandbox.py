@@ -17,7 +17,7 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from collect.errors import ConfigError
-from collect.sandbox import SandboxConfig, sandbox_process_main, start_sandbox, synth
+from collect.sandbox import SandboxConfig, sandbox_process_main, synth
 from collect.sandbox.faults import RateLimiter
 from collect.sandbox.server import SandboxHandle
 
@@ -56,27 +56,6 @@ def ebay_url(query: str, page: int = 1, low: float = 8.0, high: float = 12.0) ->
 
 def ebay_body(query: str, page: int = 1, **price: float) -> dict[str, Any]:
     return {"source": "universal", "url": ebay_url(query, page, **price)}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Callable[..., SandboxHandle]]:
-    """Start sandboxes with config overrides; all are stopped after the test."""
-    handles: list[SandboxHandle] = []
-
-    def start(**overrides: Any) -> SandboxHandle:
-        handle = start_sandbox(SandboxConfig(**overrides))
-        handles.append(handle)
-        return handle
-
-    yield start
-    for handle in handles:
-        handle.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 def query(

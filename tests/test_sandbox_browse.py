@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from collect.parsers.ebay_html import parse_search_page
 from collect.providers.ebay_browse import BrowseClient, TokenRejected
 from collect.providers.http import make_session
 from collect.providers.token import SharedToken
-from collect.sandbox import SandboxConfig, start_sandbox, synth
+from collect.sandbox import SandboxConfig, synth
 from collect.sandbox.server import SandboxHandle
 from collect.search import SearchRequest
 from collect.settings import Credentials
@@ -56,26 +56,6 @@ def _queries(*, grid: bool, pages: int) -> list[str]:
 
 LIST_QUERIES = _queries(grid=False, pages=3)[:3] + _queries(grid=False, pages=1)[:1]
 GRID_QUERY = _queries(grid=True, pages=2)[0]
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Callable[..., SandboxHandle]]:
-    handles: list[SandboxHandle] = []
-
-    def start(**overrides: Any) -> SandboxHandle:
-        handle = start_sandbox(SandboxConfig(**overrides))
-        handles.append(handle)
-        return handle
-
-    yield start
-    for handle in handles:
-        handle.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 def get_token(http: requests.Session, handle: SandboxHandle) -> str:
