@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Seconds in-flight requests get to finish after a stop was asked for.
 STOP_GRACE = 10.0
+# Seconds the writer gets, after `stop`, to drain the queue and commit.
+WRITER_GRACE = 120
 # A worker that keeps dying is not restarted forever.
 MAX_RESTARTS_PER_SLOT = 3
 
@@ -462,10 +464,32 @@ class Coordinator:
             run_totals["browse_daily_budget"] = budget.limit
         self._complete("ebay", "run", run_totals)
         self._put(("stop",))
-        writer.join()
+        self._wait_for_writer(writer)
         self.outcome.totals = {phase: dict(c) for phase, c in self.counts.items()}
         self.outcome.totals["run"] = run_totals
         self.outcome.totals["rate_limited_only"] = bool(self.rate_limited_tasks)
+
+    def _wait_for_writer(self, writer: BaseProcess) -> None:
+        """Let the writer drain and commit; never wait forever.
+
+        A worker killed in the middle of a queue write can leave the queue's lock
+        held, and then `stop` never arrives. Everything the writer committed before
+        stays in the store; the run must still end.
+        """
+        writer.join(WRITER_GRACE)
+        if writer.is_alive():
+            log.error(
+                "the writer did not finish within %d s; stopping it (the store "
+                "keeps every batch it committed)",
+                WRITER_GRACE,
+            )
+            writer.kill()
+            writer.join(5)
+            # Nobody reads the queue now: do not wait on it at exit either.
+            self.events.cancel_join_thread()
+            if self.outcome.status == "done":
+                self.outcome.status = "fatal"
+                self.outcome.message = "the writer process did not finish"
 
     def _phase_totals(self, phase: str) -> dict[str, Any]:
         totals: dict[str, Any] = dict(self.counts[phase])
