@@ -234,7 +234,13 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
     show_default=True,
     help="Later rounds for tasks whose retries all failed.",
 )
-@click.option("--connect-timeout", type=Finite(0.1, 600), default=10.0)
+@click.option(
+    "--connect-timeout",
+    type=Finite(0.1, 600),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for a connection.",
+)
 @click.option(
     "--read-timeout",
     type=Finite(0.1, 600),
@@ -285,7 +291,13 @@ def _price_band(_ctx: Any, _param: Any, value: str) -> PriceBand:
     metavar="SPEC",
     help="With --sandbox: fault rates, e.g. 5xx=0.2,429=0.1,timeout=0.05.",
 )
-@click.option("--sandbox-latency", type=Finite(0, 60_000), default=0.0, metavar="MS")
+@click.option(
+    "--sandbox-latency",
+    type=Finite(0, 60_000),
+    default=0.0,
+    metavar="MS",
+    help="With --sandbox: milliseconds the simulator takes per answer.",
+)
 @click.option(
     "--replay",
     type=click.Path(exists=True, file_okay=False),

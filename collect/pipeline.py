@@ -451,7 +451,7 @@ class Coordinator:
         run_totals = {
             "status": self.outcome.status,
             "elapsed_s": round(time.monotonic() - self.started, 3),
-            "requests": self.gate.spent,
+            "requests": self.gate.spent + self.browse_gate.spent,
             "rounds": self.rounds,
         }
         if self.settings.ebay_source == "browse":

@@ -214,7 +214,6 @@ class Worker:
             api_params=params,
             duration_ms=duration_ms,
             items_count=len(page.products),
-            new_sellers_count=len(page.products),
             **context,
         )
         for rejected in page.rejected:

@@ -126,7 +126,11 @@ def _ratio(done: int, total: int | None) -> str:
 
 
 def _error_groups(run: RunSnapshot) -> str:
-    return ", ".join(f"{name} {count:,}" for name, count in error_groups(run)) or "none"
+    groups = [f"{name} {count:,}" for name, count in error_groups(run)]
+    if run.products_rejected:
+        # `error` events too (stage price_parsing), so a jq count of errors agrees.
+        groups.append(f"price parsing {run.products_rejected:,} (products rejected)")
+    return ", ".join(groups) or "none"
 
 
 def error_groups(run: RunSnapshot) -> list[tuple[str, int]]:
