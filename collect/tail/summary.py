@@ -99,7 +99,7 @@ def format_run(run: RunSnapshot) -> str:
     progress = run.progress
     lines = [
         f"run {run.run_id or '(no run id)'}: {run.status}, "
-        f"{format_seconds(run.elapsed_s)} ({run.first_ts} → {run.last_ts})",
+        f"{format_seconds(run.elapsed_s)} (events {run.first_ts} → {run.last_ts})",
         f"  requests     {run.requests:,} ({_by_phase(run.requests_by_phase)}), "
         f"{run.found:,} found, {run.request_failures:,} failed, "
         f"{run.rate_limited:,} rate limited",
