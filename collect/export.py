@@ -10,10 +10,11 @@ import csv
 import io
 import unicodedata
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO
 
 import orjson
 
+from collect.cells import spreadsheet_safe
 from collect.store import SELLER_COLUMNS, SellerRow, Store
 
 FORMATS = ("csv", "jsonl", "table")
@@ -21,7 +22,6 @@ EXPORT_COLUMNS = SELLER_COLUMNS
 
 # A spreadsheet runs a cell starting with one of these as a formula
 # (CSV injection), e.g. a seller named `=HYPERLINK("http://evil","click")`.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Terminal table: long names are cut so one hostile name cannot widen every row.
 _TABLE_NAME_WIDTH = 40
 _TABLE_COLUMNS = (
@@ -79,15 +79,6 @@ def _take(buffer: io.StringIO) -> str:
     buffer.seek(0)
     buffer.truncate()
     return text
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """Prefix a quote to text a spreadsheet would run as a formula; None is empty."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _write_jsonl(rows: Iterable[SellerRow], write: Callable[[str], object]) -> int:

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from collect.cells import FORMULA_STARTS, spreadsheet_safe
 from collect.errors import StoreError
 from collect.models import Product
 from collect.normalize import clean_display_name, normalize_seller_name
@@ -757,7 +758,8 @@ RUN_CSV_COLUMNS = (
 # Spreadsheets run a cell that starts with one of these as a formula. The store
 # file is the one people double-click, so text cells get a leading quote on disk
 # (reversibly: a leading quote of the text itself is doubled the same way).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+# A leading quote is escaped too, so that reading the file back can undo it.
+_STORED_STARTS = (*FORMULA_STARTS, "'")
 
 
 @dataclass(slots=True)
@@ -1054,7 +1056,10 @@ def _write_atomically(
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(columns)
-            writer.writerows([_cell(value) for value in row] for row in rows)
+            writer.writerows(
+                [spreadsheet_safe(value, _STORED_STARTS) for value in row]
+                for row in rows
+            )
             handle.flush()
             os.fsync(handle.fileno())
         _copy_mode(path, temp_name)
@@ -1099,14 +1104,6 @@ def _csv_error(path: Path, exc: OSError) -> StoreError:
     else:
         hint = "check that the folder exists and is writable"
     return StoreError(f"cannot write CSV store {path} ({exc.strerror})", hint=hint)
-
-
-def _cell(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _unescape(text: str) -> str:
