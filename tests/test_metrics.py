@@ -6,11 +6,12 @@ import logging
 import re
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stream_events import T0, event
 
 from collect.events import ERROR_TYPES
 from collect.metrics import (
@@ -24,7 +25,6 @@ from collect.metrics import (
     write_metrics,
 )
 
-T0 = datetime(2026, 12, 4, 15, 0, 0, tzinfo=UTC)
 BROWSE = "https://api.ebay.com/buy/browse/v1/item_summary/search?q=x"
 
 # -- a strict reader of the text format (exposition format 0.0.4) ----------------
@@ -76,23 +76,6 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 # -- a synthetic stream -----------------------------------------------------------
-
-
-def ts(seconds: float) -> str:
-    moment = T0 + timedelta(seconds=seconds)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def event(at: float, worker_id: int, action: str, **fields: Any) -> dict[str, Any]:
-    base = {
-        "id": f"r1.{worker_id}.{at}",
-        "timestamp": ts(at),
-        "worker_id": worker_id,
-        "phase": fields.pop("phase", "ebay"),
-        "action": action,
-        "run_id": "r1",
-    }
-    return base | fields
 
 
 def synthetic_stream() -> list[dict[str, Any]]:

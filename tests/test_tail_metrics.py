@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from stream_events import T0, event
 
 from collect.tail.fold import MAX_RUNS, RECENT, StreamTally, duration_bucket
 from collect.tail.snapshot import parse_time, percentiles, take_snapshot
-
-T0 = datetime(2026, 12, 4, 15, 0, 0, tzinfo=UTC)
-
-
-def ts(seconds: float) -> str:
-    moment = T0 + timedelta(seconds=seconds)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def event(at: float, worker_id: int, action: str, **fields: Any) -> dict[str, Any]:
-    base = {
-        "id": f"r1.{worker_id}.{at}",
-        "timestamp": ts(at),
-        "worker_id": worker_id,
-        "phase": fields.pop("phase", "ebay"),
-        "action": action,
-        "run_id": fields.pop("run_id", "r1"),
-    }
-    return base | fields
 
 
 def fold(*events: dict[str, Any]) -> StreamTally:
